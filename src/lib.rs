@@ -1,0 +1,1 @@
+//! kmirror: a zero-copy, MirrorMaker 2 compatible Kafka replicator.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("kmirror {}", env!("CARGO_PKG_VERSION"));
+}

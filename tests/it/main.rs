@@ -1,0 +1,5 @@
+//! The single integration-test binary: real brokers, librdkafka as oracle.
+
+#[allow(dead_code)] // helpers used as scenarios land
+mod harness;
+mod protocol;
