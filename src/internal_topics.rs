@@ -1,0 +1,1 @@
+//! MM2 internal-topic record formats (work in progress).

@@ -1,0 +1,1 @@
+//! Replication policies and topic/group filters (work in progress).
