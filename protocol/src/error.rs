@@ -23,6 +23,12 @@ pub enum FrameError {
         /// Size announced by the peer.
         actual: usize,
     },
+    /// The frame cannot hold a response header (correlation id).
+    #[error("frame of {len} bytes is too short for a response header")]
+    TooShort {
+        /// Frame length.
+        len: usize,
+    },
 }
 
 /// A request could not be encoded or a response could not be decoded.

@@ -9,8 +9,11 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod versions;
 
 pub use kafka_protocol;

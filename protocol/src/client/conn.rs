@@ -1,0 +1,414 @@
+//! One pipelined broker connection: a writer task fed by a bounded channel, a
+//! reader task matching responses to requests by correlation id, and poison.
+//!
+//! Many requests may be in flight; the channel's capacity is the backpressure.
+//! Any I/O or framing error closes the connection and fails every waiter with
+//! [`ConnError::Poisoned`]. A request future dropped mid-flight leaves no state
+//! behind but a map entry removed when (if) its response arrives.
+//!
+//! # References
+//! - Kafka protocol guide, "Network": responses arrive in request order per
+//!   connection, matched here by correlation id regardless.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest};
+use kafka_protocol::protocol::{Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::error::ConnError;
+use super::transport::{Connector, Transport};
+use crate::codec::{api_key, decode_response, encode_request, peek_correlation_id};
+use crate::frame::{DEFAULT_MAX_FRAME, FrameDecoder};
+use crate::versions::Negotiated;
+
+/// Settings of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnConfig {
+    /// `client.id` sent in every request header.
+    pub client_id: Option<String>,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// Requests queued or in flight before `send` waits.
+    pub max_in_flight: usize,
+    /// Largest response frame accepted.
+    pub max_frame: usize,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        Self {
+            client_id: Some("kmirror".into()),
+            // Kafka's request.timeout.ms default.
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 64,
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Bytes, ConnError>>;
+
+struct Outgoing {
+    correlation_id: i32,
+    chunks: Vec<Bytes>,
+    reply: Reply,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Waiters by correlation id.
+    pending: Mutex<HashMap<i32, Reply>>,
+    /// The first fatal error, if the connection failed.
+    poison: OnceLock<ConnError>,
+}
+
+impl Shared {
+    fn poison(&self, broker: &str, err: ConnError) {
+        let _ = self.poison.set(err);
+        let err = self.poisoned(broker);
+        let waiters: Vec<Reply> = self
+            .pending
+            .lock()
+            .map(|mut p| p.drain().map(|(_, r)| r).collect())
+            .unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(Err(err.clone()));
+        }
+    }
+
+    fn poisoned(&self, broker: &str) -> ConnError {
+        let first = self.poison.get().cloned().unwrap_or_else(|| ConnError::Io {
+            broker: broker.to_owned(),
+            source: Arc::new(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "connection closed",
+            )),
+        });
+        ConnError::Poisoned {
+            broker: broker.to_owned(),
+            source: Arc::new(first),
+        }
+    }
+}
+
+/// A pipelined connection to one broker.
+pub struct Connection {
+    /// `host:port`, for errors and logs.
+    broker: String,
+    /// Settings.
+    config: ConnConfig,
+    /// Next correlation id.
+    next_correlation: AtomicI32,
+    /// Queue to the writer task.
+    tx: mpsc::Sender<Outgoing>,
+    /// State shared with the tasks.
+    shared: Arc<Shared>,
+    /// API versions agreed with the broker.
+    versions: Negotiated,
+    /// Reader and writer tasks, aborted on drop.
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("broker", &self.broker)
+            .field("poisoned", &self.is_poisoned())
+            .finish()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Connection {
+    /// Opens a connection and negotiates API versions.
+    pub async fn connect(
+        connector: &dyn Connector,
+        broker: &str,
+        config: ConnConfig,
+    ) -> Result<Self, ConnError> {
+        let io = connector
+            .connect(broker)
+            .await
+            .map_err(|e| ConnError::Connect {
+                broker: broker.to_owned(),
+                source: Arc::new(e),
+            })?;
+        let mut conn = Self::over(io, broker, config);
+        conn.negotiate().await?;
+        Ok(conn)
+    }
+
+    /// Starts the tasks over an open transport (no version negotiation).
+    pub fn over(io: Box<dyn Transport>, broker: &str, config: ConnConfig) -> Self {
+        let (rd, wr) = tokio::io::split(io);
+        let (tx, rx) = mpsc::channel(config.max_in_flight.max(1));
+        let shared = Arc::new(Shared::default());
+        let writer = tokio::spawn(write_loop(wr, rx, Arc::clone(&shared), broker.to_owned()));
+        let reader = tokio::spawn(read_loop(
+            rd,
+            Arc::clone(&shared),
+            broker.to_owned(),
+            config.max_frame,
+        ));
+        Self {
+            broker: broker.to_owned(),
+            config,
+            next_correlation: AtomicI32::new(1),
+            tx,
+            shared,
+            versions: Negotiated::default(),
+            tasks: [writer, reader],
+        }
+    }
+
+    async fn negotiate(&mut self) -> Result<(), ConnError> {
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("kmirror"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let mut resp = self.send_version(3, &req).await?;
+        if resp.error_code == 35 {
+            // UNSUPPORTED_VERSION: the broker answered in v0 with its own range.
+            resp = self.send_version(0, &ApiVersionsRequest::default()).await?;
+        }
+        self.versions = Negotiated::new(
+            resp.api_keys
+                .iter()
+                .map(|k| (k.api_key, k.min_version, k.max_version)),
+        );
+        Ok(())
+    }
+
+    /// `host:port` of the broker.
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// Versions agreed with the broker.
+    pub fn versions(&self) -> &Negotiated {
+        &self.versions
+    }
+
+    /// True once the connection has failed; it must be replaced.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poison.get().is_some() || self.tx.is_closed()
+    }
+
+    /// The version `send` would use for `api`.
+    pub fn version_for(&self, api: ApiKey) -> Result<i16, ConnError> {
+        self.versions
+            .version(api)
+            .ok_or_else(|| ConnError::NoVersionMatch {
+                broker: self.broker.clone(),
+                api,
+            })
+    }
+
+    /// Sends a request at the highest version both sides speak.
+    pub async fn send<R: Request>(&self, req: &R) -> Result<R::Response, ConnError> {
+        let version = self.version_for(api_key::<R>())?;
+        self.send_version(version, req).await
+    }
+
+    /// Sends a request at a given version.
+    pub async fn send_version<R: Request>(
+        &self,
+        version: i16,
+        req: &R,
+    ) -> Result<R::Response, ConnError> {
+        let api = api_key::<R>();
+        let codec = |e| ConnError::Codec {
+            broker: self.broker.clone(),
+            api,
+            source: Arc::new(e),
+        };
+        let correlation_id = self.next_correlation();
+        let frame = encode_request(
+            correlation_id,
+            self.config.client_id.as_deref(),
+            version,
+            req,
+        )
+        .map_err(codec)?;
+        let resp = self.roundtrip(api, correlation_id, vec![frame]).await?;
+        decode_response::<R>(version, resp).map_err(codec)
+    }
+
+    /// Allocates a correlation id (for callers that encode frames themselves).
+    pub fn next_correlation(&self) -> i32 {
+        self.next_correlation
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(if c == i32::MAX { 1 } else { c + 1 })
+            })
+            .unwrap_or(1)
+    }
+
+    /// Writes a pre-encoded request frame given as chunks (vectored, so record
+    /// batches need not be copied into one buffer) and returns the response frame.
+    pub async fn roundtrip(
+        &self,
+        api: ApiKey,
+        correlation_id: i32,
+        chunks: Vec<Bytes>,
+    ) -> Result<Bytes, ConnError> {
+        if self.shared.poison.get().is_some() {
+            return Err(self.shared.poisoned(&self.broker));
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Outgoing {
+                correlation_id,
+                chunks,
+                reply,
+            })
+            .await
+            .map_err(|_| self.shared.poisoned(&self.broker))?;
+        match tokio::time::timeout(self.config.request_timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(self.shared.poisoned(&self.broker)),
+            Err(_) => {
+                if let Ok(mut p) = self.shared.pending.lock() {
+                    p.remove(&correlation_id);
+                }
+                Err(ConnError::Timeout {
+                    broker: self.broker.clone(),
+                    api,
+                    after: self.config.request_timeout,
+                })
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    wr: WriteHalf<Box<dyn Transport>>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    shared: Arc<Shared>,
+    broker: String,
+) {
+    let mut w = BufWriter::with_capacity(64 * 1024, wr);
+    while let Some(out) = rx.recv().await {
+        let mut next = Some(out);
+        // Write everything queued, then flush once.
+        while let Some(o) = next.take() {
+            match shared.pending.lock() {
+                Ok(mut p) => {
+                    p.insert(o.correlation_id, o.reply);
+                }
+                Err(_) => return,
+            }
+            for c in &o.chunks {
+                if let Err(e) = w.write_all(c).await {
+                    shared.poison(
+                        &broker,
+                        ConnError::Io {
+                            broker: broker.clone(),
+                            source: Arc::new(e),
+                        },
+                    );
+                    return;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = w.flush().await {
+            shared.poison(
+                &broker,
+                ConnError::Io {
+                    broker: broker.clone(),
+                    source: Arc::new(e),
+                },
+            );
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn read_loop(
+    mut rd: ReadHalf<Box<dyn Transport>>,
+    shared: Arc<Shared>,
+    broker: String,
+    max_frame: usize,
+) {
+    let mut decoder = FrameDecoder::new(max_frame);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    let Some(cid) = peek_correlation_id(&frame) else {
+                        shared.poison(
+                            &broker,
+                            ConnError::Frame {
+                                broker: broker.clone(),
+                                source: crate::error::FrameError::TooShort { len: frame.len() },
+                            },
+                        );
+                        return;
+                    };
+                    let waiter = shared.pending.lock().ok().and_then(|mut p| p.remove(&cid));
+                    match waiter {
+                        Some(w) => {
+                            let _ = w.send(Ok(frame));
+                        }
+                        None => tracing::debug!(broker, cid, "response for no waiting request"),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    shared.poison(
+                        &broker,
+                        ConnError::Frame {
+                            broker: broker.clone(),
+                            source: e,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => {
+                shared.poison(
+                    &broker,
+                    ConnError::Io {
+                        broker: broker.clone(),
+                        source: Arc::new(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "broker closed the connection",
+                        )),
+                    },
+                );
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                shared.poison(
+                    &broker,
+                    ConnError::Io {
+                        broker: broker.clone(),
+                        source: Arc::new(e),
+                    },
+                );
+                return;
+            }
+        }
+    }
+}

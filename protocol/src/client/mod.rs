@@ -1,0 +1,14 @@
+//! The async client (feature `client`): transports, pipelined connections, the
+//! cluster client and typed helpers for the APIs MM2's features need.
+
+pub mod api;
+pub mod backoff;
+pub mod cluster;
+pub mod conn;
+pub mod error;
+pub mod transport;
+
+pub use cluster::{Client, ClientConfig, PartitionMeta, TopicMeta};
+pub use conn::{ConnConfig, Connection};
+pub use error::{ClientError, ConnError};
+pub use transport::{Connector, TcpConnector, Transport};
