@@ -1,0 +1,1 @@
+//! acls (in progress).

@@ -1,0 +1,1 @@
+//! offsets (in progress).
