@@ -1,5 +1,12 @@
 //! kmirror: a zero-copy, MirrorMaker 2 compatible Kafka replicator.
+//!
+//! # Layout
+//! - [`config`]: MM2 properties files → typed flows.
+//! - [`policy`]: replication policies and topic/group filters.
+//! - [`forward`]: the data path (fetch → classify → rewrite → produce).
+//! - [`internal_topics`]: MM2's byte formats (heartbeats, checkpoints, offset syncs).
 
 pub mod config;
+pub mod forward;
 pub mod internal_topics;
 pub mod policy;
