@@ -17,3 +17,5 @@
 //! and both go to the socket as separate buffers.
 
 pub mod classify;
+pub mod produce;
+pub mod progress;

@@ -61,7 +61,7 @@ struct Outgoing {
     reply: Reply,
 }
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Shared {
     /// Waiters by correlation id.
     pending: Mutex<HashMap<i32, Reply>>,
@@ -264,6 +264,18 @@ impl Connection {
         correlation_id: i32,
         chunks: Vec<Bytes>,
     ) -> Result<Bytes, ConnError> {
+        self.submit(api, correlation_id, chunks).await?.wait().await
+    }
+
+    /// Queues a pre-encoded request frame for writing and returns a handle to
+    /// its response. Requests submitted one after another reach the broker in
+    /// that order (idempotent producers rely on it).
+    pub async fn submit(
+        &self,
+        api: ApiKey,
+        correlation_id: i32,
+        chunks: Vec<Bytes>,
+    ) -> Result<PendingResponse, ConnError> {
         if self.shared.poison.get().is_some() {
             return Err(self.shared.poisoned(&self.broker));
         }
@@ -276,17 +288,48 @@ impl Connection {
             })
             .await
             .map_err(|_| self.shared.poisoned(&self.broker))?;
-        match tokio::time::timeout(self.config.request_timeout, rx).await {
+        Ok(PendingResponse {
+            rx,
+            api,
+            correlation_id,
+            timeout: self.config.request_timeout,
+            shared: Arc::clone(&self.shared),
+            broker: self.broker.clone(),
+        })
+    }
+}
+
+/// A submitted request's response, not yet received.
+#[derive(Debug)]
+pub struct PendingResponse {
+    /// Completed by the reader task.
+    rx: oneshot::Receiver<Result<Bytes, ConnError>>,
+    /// API, for errors.
+    api: ApiKey,
+    /// Correlation id, to forget the waiter on timeout.
+    correlation_id: i32,
+    /// Request timeout.
+    timeout: Duration,
+    /// Connection state (poison reason).
+    shared: Arc<Shared>,
+    /// `host:port`.
+    broker: String,
+}
+
+impl PendingResponse {
+    /// Waits for the response frame, up to the request timeout.
+    pub async fn wait(self) -> Result<Bytes, ConnError> {
+        match tokio::time::timeout(self.timeout, self.rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(self.shared.poisoned(&self.broker)),
             Err(_) => {
                 if let Ok(mut p) = self.shared.pending.lock() {
-                    p.remove(&correlation_id);
+                    p.remove(&self.correlation_id);
                 }
                 Err(ConnError::Timeout {
-                    broker: self.broker.clone(),
-                    api,
-                    after: self.config.request_timeout,
+                    broker: self.broker,
+                    api: self.api,
+                    after: self.timeout,
                 })
             }
         }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ProduceRequest};
 
 use crate::client::cluster::check_code;
+use crate::client::conn::PendingResponse;
 use crate::client::error::{ConnError, tp_name};
 use crate::client::{Client, ClientError};
 use crate::codec::{ProducePart, encode_produce_vectored};
@@ -35,18 +36,89 @@ pub struct ProduceBatch {
     pub chunks: Vec<Bytes>,
 }
 
+/// A produce request on the wire, whose acknowledgement is awaited later.
+#[derive(Debug)]
+pub struct PendingProduce {
+    /// The response handle.
+    response: PendingResponse,
+    /// Version used (to decode the answer).
+    version: i16,
+    /// `host:port` of the leader.
+    broker: String,
+    /// Partitions in the request, in order.
+    partitions: Vec<(String, i32)>,
+}
+
+impl PendingProduce {
+    /// Waits for the acknowledgement of every partition in the request.
+    pub async fn wait(self) -> Result<Vec<Result<ProduceAck, ClientError>>, ClientError> {
+        let frame = self.response.wait().await?;
+        let resp =
+            crate::codec::decode_response::<ProduceRequest>(self.version, frame).map_err(|e| {
+                ConnError::Codec {
+                    broker: self.broker.clone(),
+                    api: ApiKey::Produce,
+                    source: std::sync::Arc::new(e),
+                }
+            })?;
+        Ok(self
+            .partitions
+            .iter()
+            .map(|(topic, partition)| {
+                let p = resp
+                    .responses
+                    .iter()
+                    .filter(|t| t.name.0.as_str() == topic)
+                    .flat_map(|t| t.partition_responses.iter())
+                    .find(|p| p.index == *partition)
+                    .ok_or_else(|| ClientError::MissingInResponse {
+                        api: ApiKey::Produce,
+                        resource: tp_name(topic, *partition),
+                    })?;
+                check_code::<ProduceRequest>(
+                    p.error_code,
+                    &self.broker,
+                    || Some(tp_name(topic, *partition)),
+                    p.error_message.as_ref(),
+                )?;
+                Ok(ProduceAck {
+                    base_offset: p.base_offset,
+                    log_append_time_ms: p.log_append_time_ms,
+                    log_start_offset: p.log_start_offset,
+                })
+            })
+            .collect())
+    }
+
+    /// Waits for a single-partition request's acknowledgement.
+    pub async fn wait_one(self) -> Result<ProduceAck, ClientError> {
+        let first = self
+            .partitions
+            .first()
+            .map(|(t, p)| tp_name(t, *p))
+            .unwrap_or_default();
+        self.wait()
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or(Err(ClientError::MissingInResponse {
+                api: ApiKey::Produce,
+                resource: first,
+            }))
+    }
+}
+
 impl Client {
-    /// Sends one Produce request with one batch per partition to broker `broker`.
-    ///
-    /// The outer error is a failed exchange (connection, codec); each
-    /// partition's result carries its own Kafka error.
-    pub async fn produce_to(
+    /// Writes one Produce request (one batch per partition) to broker `broker`
+    /// and returns without waiting for the answer. Requests submitted in
+    /// sequence to one broker reach it in that order.
+    pub async fn submit_produce(
         &self,
         broker: i32,
         acks: i16,
         timeout_ms: i32,
         batches: &[ProduceBatch],
-    ) -> Result<Vec<Result<ProduceAck, ClientError>>, ClientError> {
+    ) -> Result<PendingProduce, ClientError> {
         let conn = self.broker_conn(broker).await?;
         let version = conn.version_for(ApiKey::Produce)?;
         let parts: Vec<ProducePart<'_>> = batches
@@ -66,42 +138,32 @@ impl Client {
                 api: ApiKey::Produce,
                 source: std::sync::Arc::new(e),
             })?;
-        let frame = conn.roundtrip(ApiKey::Produce, cid, chunks).await?;
-        let resp =
-            crate::codec::decode_response::<ProduceRequest>(version, frame).map_err(|e| {
-                ConnError::Codec {
-                    broker: conn.broker().to_owned(),
-                    api: ApiKey::Produce,
-                    source: std::sync::Arc::new(e),
-                }
-            })?;
-        let broker_name = conn.broker().to_owned();
-        Ok(batches
-            .iter()
-            .map(|b| {
-                let p = resp
-                    .responses
-                    .iter()
-                    .filter(|t| t.name.0.as_str() == b.topic)
-                    .flat_map(|t| t.partition_responses.iter())
-                    .find(|p| p.index == b.partition)
-                    .ok_or_else(|| ClientError::MissingInResponse {
-                        api: ApiKey::Produce,
-                        resource: tp_name(&b.topic, b.partition),
-                    })?;
-                check_code::<ProduceRequest>(
-                    p.error_code,
-                    &broker_name,
-                    || Some(tp_name(&b.topic, b.partition)),
-                    p.error_message.as_ref(),
-                )?;
-                Ok(ProduceAck {
-                    base_offset: p.base_offset,
-                    log_append_time_ms: p.log_append_time_ms,
-                    log_start_offset: p.log_start_offset,
-                })
-            })
-            .collect())
+        let response = conn.submit(ApiKey::Produce, cid, chunks).await?;
+        Ok(PendingProduce {
+            response,
+            version,
+            broker: conn.broker().to_owned(),
+            partitions: batches
+                .iter()
+                .map(|b| (b.topic.clone(), b.partition))
+                .collect(),
+        })
+    }
+
+    /// Sends one Produce request with one batch per partition to broker
+    /// `broker` and waits. The outer error is a failed exchange; each
+    /// partition's result carries its own Kafka error.
+    pub async fn produce_to(
+        &self,
+        broker: i32,
+        acks: i16,
+        timeout_ms: i32,
+        batches: &[ProduceBatch],
+    ) -> Result<Vec<Result<ProduceAck, ClientError>>, ClientError> {
+        self.submit_produce(broker, acks, timeout_ms, batches)
+            .await?
+            .wait()
+            .await
     }
 
     /// Produces one batch to the leader of `topic`-`partition` (acks=all).
@@ -119,14 +181,9 @@ impl Client {
             partition,
             chunks,
         };
-        self.produce_to(leader, -1, timeout_ms, std::slice::from_ref(&batch))
+        self.submit_produce(leader, -1, timeout_ms, std::slice::from_ref(&batch))
             .await?
-            .pop()
-            .unwrap_or_else(|| {
-                Err(ClientError::MissingInResponse {
-                    api: ApiKey::Produce,
-                    resource: tp_name(topic, partition),
-                })
-            })
+            .wait_one()
+            .await
     }
 }

@@ -1,0 +1,489 @@
+//! Step 4 of the data path: produce each batch to the same partition of the
+//! remote topic with our own idempotent producer id, keeping acks in order.
+//!
+//! Up to `max_in_flight` batches per partition are on the wire (Kafka dedups
+//! the last 5 per producer id and partition). A retriable failure resends the
+//! failed batch and everything after it with the same sequence numbers, so the
+//! broker drops duplicates. A fenced or unknown producer resets the producer
+//! (epoch bump) and resends with new sequences: the only case that can
+//! duplicate records, at most the unacknowledged batches of that window.
+//!
+//! # References
+//! - `zero-copy-forwarding.md` §3.3 (our producer fields), §6.3 (rewrite), §6.4 (errors).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kmirror_protocol::batch::rewrite::{HeaderRewrite, ProducerFields, RewrittenBatch, rewrite};
+use kmirror_protocol::client::api::produce::{PendingProduce, ProduceAck, ProduceBatch};
+use kmirror_protocol::client::api::producer_id::ProducerIdentity;
+use kmirror_protocol::client::backoff::{Backoff, BackoffConfig};
+use kmirror_protocol::client::{Client, ClientError};
+use kmirror_protocol::error::{BatchError, ResponseError};
+use tokio::sync::Mutex;
+
+use super::classify::{Outgoing, Path};
+
+/// Errors that stop a partition's forwarding.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForwardError {
+    /// The source batch failed its CRC check (or another batch fault).
+    #[error("source batch of {topic}-{partition} is invalid")]
+    Batch {
+        /// Source topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// What was wrong.
+        #[source]
+        source: BatchError,
+    },
+    /// Getting a producer id failed.
+    #[error("cannot get a producer id from the target")]
+    ProducerId(#[source] ClientError),
+}
+
+/// The target-wide idempotent producer identity, shared by every partition.
+#[derive(Debug)]
+pub struct SharedProducerId {
+    /// Target cluster client.
+    client: Client,
+    /// Current identity and its generation (bumped on each reset).
+    state: Mutex<(ProducerIdentity, u64)>,
+}
+
+impl SharedProducerId {
+    /// Gets a fresh producer id from the target.
+    pub async fn new(client: Client) -> Result<Self, ForwardError> {
+        let id = client
+            .init_producer_id(None)
+            .await
+            .map_err(ForwardError::ProducerId)?;
+        Ok(Self {
+            client,
+            state: Mutex::new((id, 0)),
+        })
+    }
+
+    /// Current identity and generation.
+    pub async fn current(&self) -> (ProducerIdentity, u64) {
+        *self.state.lock().await
+    }
+
+    /// Bumps the epoch unless another partition already did since `seen`.
+    pub async fn reset(&self, seen: u64) -> Result<(ProducerIdentity, u64), ForwardError> {
+        let mut st = self.state.lock().await;
+        if st.1 == seen {
+            let id = self
+                .client
+                .init_producer_id(Some(st.0))
+                .await
+                .map_err(ForwardError::ProducerId)?;
+            tracing::warn!(
+                producer_id = id.producer_id,
+                epoch = id.producer_epoch,
+                "producer reset"
+            );
+            *st = (id, st.1 + 1);
+        }
+        Ok(*st)
+    }
+}
+
+/// A batch acknowledged by the target, or a source range skipped.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// Next source offset once this entry is done.
+    pub next_source_offset: i64,
+    /// Where the forwarded records landed; `None` for a skipped range.
+    pub mapping: Option<Mapping>,
+    /// Fetch-buffer bytes released with this entry.
+    pub release_bytes: usize,
+}
+
+/// Upstream → downstream mapping of one acknowledged batch (§6.5).
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Source offset of the first record.
+    pub first_source_offset: i64,
+    /// Source offset of the last record.
+    pub last_source_offset: i64,
+    /// Target offset of the first record.
+    pub target_base_offset: i64,
+    /// Records in the batch.
+    pub records: i32,
+    /// Batch bytes (for counters).
+    pub bytes: usize,
+    /// Max timestamp of the batch (for record age).
+    pub max_timestamp: i64,
+    /// How the batch was forwarded.
+    pub path: Path,
+    /// Records that may have been written twice (producer reset while unacknowledged).
+    pub possible_duplicates: bool,
+}
+
+#[allow(clippy::large_enum_variant)] // one per in-flight batch; boxing buys nothing
+enum Entry {
+    Batch {
+        out: Outgoing,
+        rewritten: RewrittenBatch,
+        pending: Option<PendingProduce>,
+        release_bytes: usize,
+        after_reset: bool,
+    },
+    Skip {
+        next_source_offset: i64,
+        release_bytes: usize,
+    },
+}
+
+/// Ordered, pipelined producer for one target partition.
+pub struct PartitionProducer {
+    /// Target cluster.
+    client: Client,
+    /// Remote topic.
+    topic: String,
+    /// Partition (same number as the source).
+    partition: i32,
+    /// Shared producer identity.
+    pid: Arc<SharedProducerId>,
+    /// Identity and generation the sequences below belong to.
+    identity: (ProducerIdentity, u64),
+    /// Sequence of the next new batch.
+    next_sequence: i32,
+    /// Entries in source order; the head is the oldest.
+    window: VecDeque<Entry>,
+    /// Batches allowed on the wire at once.
+    max_in_flight: usize,
+    /// Produce request timeout (ms).
+    timeout_ms: i32,
+    /// Backoff between resends.
+    backoff: BackoffConfig,
+}
+
+impl std::fmt::Debug for PartitionProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionProducer")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("window", &self.window.len())
+            .finish()
+    }
+}
+
+fn sequence_after(seq: i32, records: i32) -> i32 {
+    // Kafka wraps sequences at i32::MAX back to 0.
+    ((i64::from(seq) + i64::from(records)) % (i64::from(i32::MAX) + 1)) as i32
+}
+
+impl PartitionProducer {
+    /// A producer for `topic`-`partition` on the target.
+    pub async fn new(
+        client: Client,
+        topic: String,
+        partition: i32,
+        pid: Arc<SharedProducerId>,
+        max_in_flight: usize,
+        timeout_ms: i32,
+    ) -> Self {
+        let identity = pid.current().await;
+        Self {
+            client,
+            topic,
+            partition,
+            pid,
+            identity,
+            next_sequence: 0,
+            window: VecDeque::new(),
+            max_in_flight: max_in_flight.clamp(1, 5),
+            timeout_ms,
+            backoff: BackoffConfig::default(),
+        }
+    }
+
+    /// Entries not yet completed.
+    pub fn len(&self) -> usize {
+        self.window.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.window.is_empty()
+    }
+
+    /// True when another batch may be pushed without waiting.
+    pub fn has_room(&self) -> bool {
+        self.in_flight() < self.max_in_flight
+    }
+
+    fn in_flight(&self) -> usize {
+        self.window
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Entry::Batch {
+                        pending: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    fn fields(&self, base_sequence: i32) -> ProducerFields {
+        ProducerFields {
+            producer_id: self.identity.0.producer_id,
+            producer_epoch: self.identity.0.producer_epoch,
+            base_sequence,
+        }
+    }
+
+    /// Queues a batch: rewrites its header with our producer fields and puts it
+    /// on the wire if the window has room (else it waits in the queue).
+    pub async fn push(&mut self, out: Outgoing, release_bytes: usize) -> Result<(), ForwardError> {
+        let seq = self.next_sequence;
+        let rewritten =
+            rewrite(&out.batch, &HeaderRewrite::new(self.fields(seq))).map_err(|source| {
+                ForwardError::Batch {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    source,
+                }
+            })?;
+        self.next_sequence = sequence_after(seq, out.batch.records_count());
+        self.window.push_back(Entry::Batch {
+            out,
+            rewritten,
+            pending: None,
+            release_bytes,
+            after_reset: false,
+        });
+        self.fill().await;
+        Ok(())
+    }
+
+    /// Queues a skipped source range (dropped batches) behind pending batches.
+    pub fn skip(&mut self, next_source_offset: i64, release_bytes: usize) {
+        self.window.push_back(Entry::Skip {
+            next_source_offset,
+            release_bytes,
+        });
+    }
+
+    /// Submits queued batches while the window has room, in order.
+    async fn fill(&mut self) {
+        let mut on_wire = self.in_flight();
+        for e in self.window.iter_mut() {
+            if on_wire >= self.max_in_flight {
+                break;
+            }
+            if let Entry::Batch {
+                rewritten,
+                pending: pending @ None,
+                ..
+            } = e
+            {
+                let batch = ProduceBatch {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    chunks: rewritten.chunks().into_iter().cloned().collect(),
+                };
+                let submitted = match self.client.leader(&self.topic, self.partition).await {
+                    Ok(leader) => {
+                        self.client
+                            .submit_produce(
+                                leader,
+                                -1,
+                                self.timeout_ms,
+                                std::slice::from_ref(&batch),
+                            )
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match submitted {
+                    Ok(p) => {
+                        *pending = Some(p);
+                        on_wire += 1;
+                    }
+                    // Not on the wire: `next` will find it unsent and retry.
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    /// Waits for the oldest entry to complete, resending as needed. Never
+    /// skips a batch: a batch the target keeps refusing stalls the partition
+    /// with an error logged on every attempt.
+    pub async fn next(&mut self) -> Option<Result<Completed, ForwardError>> {
+        let mut backoff = Backoff::new(self.backoff);
+        let mut attempts_on_head = 0u32;
+        loop {
+            let head = self.window.front_mut()?;
+            let result = match head {
+                Entry::Skip {
+                    next_source_offset,
+                    release_bytes,
+                } => {
+                    let done = Completed {
+                        next_source_offset: *next_source_offset,
+                        mapping: None,
+                        release_bytes: *release_bytes,
+                    };
+                    self.window.pop_front();
+                    return Some(Ok(done));
+                }
+                Entry::Batch { pending, .. } => match pending.take() {
+                    Some(p) => p.wait_one().await,
+                    None => {
+                        self.fill().await;
+                        match self.window.front_mut() {
+                            Some(Entry::Batch {
+                                pending: Some(_), ..
+                            }) => continue,
+                            _ => Err(ClientError::NoLeader {
+                                tp: format!("{}-{}", self.topic, self.partition),
+                            }),
+                        }
+                    }
+                },
+            };
+            match result {
+                Ok(ack) => {
+                    let Some(Entry::Batch {
+                        out,
+                        rewritten,
+                        release_bytes,
+                        after_reset,
+                        ..
+                    }) = self.window.pop_front()
+                    else {
+                        unreachable!("head was a batch");
+                    };
+                    self.fill().await;
+                    return Some(Ok(self.completed(
+                        out,
+                        &rewritten,
+                        ack,
+                        release_bytes,
+                        after_reset,
+                    )));
+                }
+                Err(e) => {
+                    attempts_on_head += 1;
+                    let fenced = matches!(
+                        e.code(),
+                        Some(
+                            ResponseError::OutOfOrderSequenceNumber
+                                | ResponseError::InvalidProducerEpoch
+                                | ResponseError::UnknownProducerId
+                                | ResponseError::InvalidProducerIdMapping
+                                | ResponseError::ProducerFenced
+                        )
+                    ) || (!e.is_retriable() && attempts_on_head >= 3);
+                    tracing::warn!(topic = %self.topic, partition = self.partition, error = %e, attempt = attempts_on_head, "produce failed; resending");
+                    // Let the rest of the window finish before resending in order.
+                    for en in self.window.iter_mut() {
+                        if let Entry::Batch { pending, .. } = en
+                            && let Some(p) = pending.take()
+                        {
+                            let _ = p.wait().await;
+                        }
+                    }
+                    if e.needs_metadata_refresh() {
+                        self.client.invalidate_topic(&self.topic);
+                    }
+                    tokio::time::sleep(backoff.next_delay().max(Duration::from_millis(50))).await;
+                    if fenced {
+                        if let Err(err) = self.reset().await {
+                            return Some(Err(err));
+                        }
+                        attempts_on_head = 0;
+                    }
+                    self.fill().await;
+                }
+            }
+        }
+    }
+
+    /// New epoch: re-sequence every unacknowledged batch from 0.
+    async fn reset(&mut self) -> Result<(), ForwardError> {
+        self.identity = self.pid.reset(self.identity.1).await?;
+        self.next_sequence = 0;
+        let mut seq = 0;
+        let fields_for = |seq| ProducerFields {
+            producer_id: self.identity.0.producer_id,
+            producer_epoch: self.identity.0.producer_epoch,
+            base_sequence: seq,
+        };
+        for e in self.window.iter_mut() {
+            if let Entry::Batch {
+                out,
+                rewritten,
+                pending,
+                after_reset,
+                ..
+            } = e
+            {
+                *pending = None;
+                *rewritten = rewritten.with_producer(fields_for(seq));
+                *after_reset = true;
+                seq = sequence_after(seq, out.batch.records_count());
+            }
+        }
+        self.next_sequence = seq;
+        Ok(())
+    }
+
+    fn completed(
+        &self,
+        out: Outgoing,
+        rewritten: &RewrittenBatch,
+        ack: ProduceAck,
+        release_bytes: usize,
+        after_reset: bool,
+    ) -> Completed {
+        Completed {
+            next_source_offset: out.next_source_offset,
+            mapping: Some(Mapping {
+                first_source_offset: out.first_source_offset,
+                last_source_offset: out.last_source_offset,
+                target_base_offset: ack.base_offset,
+                records: out.batch.records_count(),
+                bytes: rewritten.len(),
+                max_timestamp: out.batch.max_timestamp(),
+                path: out.path,
+                possible_duplicates: after_reset,
+            }),
+            release_bytes,
+        }
+    }
+
+    /// Adopts a newer producer identity before the next new batch (another
+    /// partition reset it); only when nothing is pending.
+    pub async fn refresh_identity(&mut self) {
+        if self.window.is_empty() {
+            let cur = self.pid.current().await;
+            if cur.1 != self.identity.1 {
+                self.identity = cur;
+                self.next_sequence = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(sequence_after(0, 5), 5);
+        assert_eq!(sequence_after(i32::MAX - 1, 3), 1);
+        assert_eq!(sequence_after(i32::MAX, 1), 0);
+    }
+}

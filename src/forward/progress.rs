@@ -1,0 +1,348 @@
+//! Step 5 of the data path: acknowledged positions become saved progress (on
+//! the target) and MM2-format offset syncs (exact, from produce acks).
+//!
+//! Progress uses the record layout MM2's Connect worker writes for
+//! MirrorSourceConnector (`["MirrorSourceConnector",{"cluster":..,"partition":..,
+//! "topic":..}]` → `{"offset":last}`), in kmirror's own compacted topic on the
+//! target, so a restart (even after kill -9) resumes where the last flush left.
+//! Duplicate bound after a crash: the records acknowledged within one
+//! `offset.flush.interval.ms` before it; a clean stop flushes and re-sends none.
+//!
+//! # References
+//! - `mm2-reference.md` §2.3 (offset-sync bytes), §2.4 (Connect offsets JSON).
+//! - `zero-copy-forwarding.md` §5.1 (MM2's sync rules), §6.5 (exact mapping).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kmirror_protocol::batch::builder::BatchBuilder;
+use kmirror_protocol::batch::records::{self, Record};
+use kmirror_protocol::batch::{Compression, RawBatch, batches};
+use kmirror_protocol::client::api::fetch::{FetchPosition, FetchSession, IsolationLevel};
+use kmirror_protocol::client::api::offsets::OffsetSpec;
+use kmirror_protocol::client::{Client, ClientError};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::produce::Completed;
+use crate::internal_topics::{self, OffsetSync};
+
+/// A source topic-partition.
+pub type Tp = (String, i32);
+
+/// Where and how progress and syncs are written.
+#[derive(Debug, Clone)]
+pub struct ProgressConfig {
+    /// Source cluster alias (in progress keys).
+    pub source_alias: String,
+    /// Progress topic on the target.
+    pub progress_topic: String,
+    /// How often progress is written (`offset.flush.interval.ms`).
+    pub flush_interval: Duration,
+    /// Emit offset syncs at all (`emit.offset-syncs.enabled`).
+    pub emit_offset_syncs: bool,
+    /// Offset-syncs topic (`mm2-offset-syncs.<other>.internal`).
+    pub offset_syncs_topic: String,
+    /// `offset.lag.max`: downstream drift that forces a sync.
+    pub offset_lag_max: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SyncState {
+    /// Last (upstream, downstream) pair written.
+    emitted: Option<(i64, i64)>,
+    /// Newest pair not yet written.
+    latest: Option<(i64, i64)>,
+    /// Last upstream offset forwarded (gap detection).
+    prev_upstream: Option<i64>,
+    /// Last downstream offset seen (backwards detection).
+    prev_downstream: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    /// Next source offset per partition, as acknowledged.
+    positions: BTreeMap<Tp, i64>,
+    /// Positions changed since the last flush.
+    dirty: Vec<Tp>,
+    /// Offset-sync bookkeeping per partition.
+    syncs: HashMap<Tp, SyncState>,
+    /// Syncs to write now.
+    queued: Vec<OffsetSync>,
+}
+
+/// Collects acknowledgements of one flow and writes progress and syncs.
+#[derive(Debug)]
+pub struct ProgressHub {
+    /// Settings.
+    config: ProgressConfig,
+    /// Target cluster (progress topic).
+    target: Client,
+    /// Cluster holding the offset-syncs topic.
+    syncs_cluster: Client,
+    /// Shared state.
+    state: Mutex<HubState>,
+    /// Wakes the writer when a sync is queued.
+    notify: Notify,
+}
+
+impl ProgressHub {
+    /// A hub writing progress to `target` and syncs to `syncs_cluster`.
+    pub fn new(config: ProgressConfig, target: Client, syncs_cluster: Client) -> Self {
+        Self {
+            config,
+            target,
+            syncs_cluster,
+            state: Mutex::default(),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Records one completed entry of partition `tp` (called in source order).
+    pub fn completed(&self, tp: &Tp, done: &Completed) {
+        let mut st = self.lock();
+        st.positions.insert(tp.clone(), done.next_source_offset);
+        st.dirty.push(tp.clone());
+        let Some(m) = &done.mapping else { return };
+        if !self.config.emit_offset_syncs {
+            return;
+        }
+        let lag_max = self.config.offset_lag_max;
+        let s = st.syncs.entry(tp.clone()).or_default();
+        let up = m.last_source_offset;
+        let down = m.target_base_offset + i64::from(m.records) - 1;
+        let gap = s
+            .prev_upstream
+            .is_some_and(|p| m.first_source_offset != p + 1)
+            || m.last_source_offset - m.first_source_offset + 1 != i64::from(m.records);
+        let backwards = s.prev_downstream.is_some_and(|p| down < p);
+        let drift = s
+            .emitted
+            .is_some_and(|(eu, ed)| down - (ed + (up - eu)) >= lag_max);
+        s.prev_upstream = Some(up);
+        s.prev_downstream = Some(down);
+        if s.emitted.is_none() || gap || backwards || drift {
+            s.emitted = Some((up, down));
+            s.latest = None;
+            st.queued.push(OffsetSync {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                upstream_offset: up,
+                downstream_offset: down,
+            });
+            drop(st);
+            self.notify.notify_one();
+        } else {
+            s.latest = Some((up, down));
+        }
+    }
+
+    /// Acknowledged next source offset of a partition, if any.
+    pub fn position(&self, tp: &Tp) -> Option<i64> {
+        self.lock().positions.get(tp).copied()
+    }
+
+    /// Writes queued syncs now.
+    async fn write_syncs(&self, include_delayed: bool) -> Result<(), ClientError> {
+        let syncs: Vec<OffsetSync> = {
+            let mut st = self.lock();
+            if include_delayed {
+                let delayed: Vec<OffsetSync> = st
+                    .syncs
+                    .iter_mut()
+                    .filter_map(|(tp, s)| {
+                        let (u, d) = s.latest.take()?;
+                        s.emitted = Some((u, d));
+                        Some(OffsetSync {
+                            topic: tp.0.clone(),
+                            partition: tp.1,
+                            upstream_offset: u,
+                            downstream_offset: d,
+                        })
+                    })
+                    .collect();
+                st.queued.extend(delayed);
+            }
+            std::mem::take(&mut st.queued)
+        };
+        if syncs.is_empty() {
+            return Ok(());
+        }
+        let recs: Vec<Record> = syncs
+            .iter()
+            .filter_map(|s| {
+                let key = s.encode_key().ok()?;
+                Some(Record::new(Some(&key), Some(&s.encode_value()), now_ms()))
+            })
+            .collect();
+        let res = write_records(&self.syncs_cluster, &self.config.offset_syncs_topic, recs).await;
+        if res.is_err() {
+            // Put them back so the next round retries.
+            self.lock().queued.splice(0..0, syncs);
+        }
+        res
+    }
+
+    /// Writes changed positions to the progress topic.
+    pub async fn write_progress(&self) -> Result<(), ClientError> {
+        let positions: Vec<(Tp, i64)> = {
+            let mut st = self.lock();
+            let mut dirty = std::mem::take(&mut st.dirty);
+            dirty.sort();
+            dirty.dedup();
+            dirty
+                .into_iter()
+                .filter_map(|tp| st.positions.get(&tp).map(|p| (tp, *p)))
+                .collect()
+        };
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let recs: Vec<Record> = positions
+            .iter()
+            .map(|((t, p), next)| {
+                let key = internal_topics::source_offset_key(&self.config.source_alias, t, *p);
+                // MM2 stores the last replicated offset; we resume at +1.
+                let value = internal_topics::source_offset_value(next - 1);
+                Record::new(Some(&key), Some(&value), now_ms())
+            })
+            .collect();
+        let res = write_records(&self.target, &self.config.progress_topic, recs).await;
+        if res.is_err() {
+            let mut st = self.lock();
+            st.dirty.extend(positions.into_iter().map(|(tp, _)| tp));
+        }
+        res
+    }
+
+    /// Writes everything pending: delayed syncs and progress.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        let a = self.write_syncs(true).await;
+        let b = self.write_progress().await;
+        a.and(b)
+    }
+
+    /// Writes syncs as they are queued and progress every flush interval,
+    /// until `cancel`; the caller flushes once more after its partitions stop.
+    pub async fn run(&self, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = self.notify.notified() => {
+                    if let Err(e) = self.write_syncs(false).await {
+                        tracing::warn!(error = %e, "writing offset syncs failed; will retry");
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(e) = self.flush().await {
+                        tracing::warn!(error = %e, "saving progress failed; will retry");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Writes records to partition 0 of `topic` (MM2 writes its internal records there).
+async fn write_records(client: &Client, topic: &str, recs: Vec<Record>) -> Result<(), ClientError> {
+    let mut b = BatchBuilder::new(Compression::None);
+    for r in recs {
+        b.push(r);
+    }
+    let bytes = b.build().map_err(|e| ClientError::MissingInResponse {
+        api: kmirror_protocol::kafka_protocol::messages::ApiKey::Produce,
+        resource: format!("batch for {topic}: {e}"),
+    })?;
+    let topics = [topic.to_owned()];
+    client
+        .retry(&topics, || {
+            client.produce(topic, 0, vec![bytes.clone()], 30_000)
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Reads saved progress (next source offset per partition) of `source_alias`
+/// from partition 0 of `topic`; empty when the topic is empty or missing.
+pub async fn load_progress(
+    target: &Client,
+    topic: &str,
+    source_alias: &str,
+) -> Result<HashMap<Tp, i64>, ClientError> {
+    let mut out = HashMap::new();
+    if target.leader(topic, 0).await.is_err() {
+        return Ok(out);
+    }
+    let tp = [(topic.to_owned(), 0)];
+    let end = match target
+        .list_offsets(&tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
+        .await?
+        .pop()
+    {
+        Some((_, r)) => r?,
+        None => return Ok(out),
+    };
+    let leader = target.leader(topic, 0).await?;
+    let mut session = FetchSession::new(target.clone(), leader, IsolationLevel::ReadUncommitted);
+    session.max_wait = Duration::from_millis(100);
+    let mut offset = 0;
+    let mut idle = 0;
+    while offset < end && idle < 20 {
+        let resp = session
+            .fetch(&[FetchPosition {
+                topic: topic.to_owned(),
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+            }])
+            .await?;
+        let before = offset;
+        for p in resp {
+            if let Some(e) = p.error {
+                return Err(e);
+            }
+            for raw in batches(p.records) {
+                let Ok(RawBatch::V2(b)) = raw else { break };
+                if b.is_control() || b.last_offset() < offset {
+                    continue;
+                }
+                offset = b.last_offset() + 1;
+                let Ok(recs) = records::decode(&b) else {
+                    continue;
+                };
+                for r in recs {
+                    let (Some(k), Some(v)) = (r.key, r.value) else {
+                        continue;
+                    };
+                    let (Ok(Some(key)), Ok(Some(last))) = (
+                        internal_topics::parse_source_offset_key(&k),
+                        internal_topics::parse_source_offset_value(&v),
+                    ) else {
+                        continue;
+                    };
+                    if key.cluster == source_alias {
+                        out.insert((key.topic, key.partition), last + 1);
+                    }
+                }
+            }
+        }
+        idle = if offset == before { idle + 1 } else { 0 };
+    }
+    Ok(out)
+}
