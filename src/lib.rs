@@ -7,6 +7,7 @@
 //! - [`internal_topics`]: MM2's byte formats (heartbeats, checkpoints, offset syncs).
 
 pub mod config;
+pub mod engine;
 pub mod forward;
 pub mod internal_topics;
 pub mod policy;

@@ -1,0 +1,472 @@
+//! Wiring: turns a flow plan into running parts (fetcher, partition loops,
+//! progress hub), discovers topics and partitions, creates remote topics, and
+//! stops everything in order on shutdown.
+//!
+//! Shutdown order: stop fetching, let in-flight produces finish, save progress.
+
+pub mod plan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use kmirror_protocol::client::api::fetch::IsolationLevel;
+use kmirror_protocol::client::api::offsets::OffsetSpec;
+use kmirror_protocol::client::api::topics::NewTopic;
+use kmirror_protocol::client::{Client, ClientError};
+use kmirror_protocol::error::ResponseError;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::forward::classify::ClassifyState;
+use crate::forward::fetch::{Fetcher, FetcherHandle, Slot};
+use crate::forward::produce::{PartitionProducer, SharedProducerId};
+use crate::forward::progress::{ProgressHub, Tp, load_progress};
+use crate::forward::{FlowStats, PartitionFlow};
+use crate::policy;
+pub use plan::FlowPlan;
+
+/// Errors that stop a flow from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A cluster could not be reached or refused an admin call.
+    #[error("flow {flow}: {what}")]
+    Cluster {
+        /// `source->target`.
+        flow: String,
+        /// What was being done.
+        what: String,
+        /// Cause.
+        #[source]
+        source: ClientError,
+    },
+    /// The producer could not be set up.
+    #[error("flow {flow}: cannot start the producer")]
+    Producer {
+        /// `source->target`.
+        flow: String,
+        /// Cause.
+        #[source]
+        source: crate::forward::produce::ForwardError,
+    },
+}
+
+/// A running flow's shared parts.
+struct Flow {
+    plan: FlowPlan,
+    source: Client,
+    target: Client,
+    hub: Arc<ProgressHub>,
+    pid: Arc<SharedProducerId>,
+    fetcher: FetcherHandle,
+    total: Arc<AtomicUsize>,
+    stats: Arc<FlowStats>,
+    /// Source partitions running, by topic: partition count.
+    running: BTreeMap<String, i32>,
+    /// Saved progress read at start.
+    saved: HashMap<Tp, i64>,
+}
+
+impl Flow {
+    fn name(&self) -> String {
+        format!("{}->{}", self.plan.source_alias, self.plan.target_alias)
+    }
+}
+
+/// Connects a client with retries, so a cluster that is down at start-up is
+/// waited for instead of failing the process.
+pub async fn connect_with_retry(
+    bootstrap: &[String],
+    config: kmirror_protocol::client::ClientConfig,
+    alias: &str,
+    cancel: &CancellationToken,
+) -> Option<Client> {
+    let mut backoff = kmirror_protocol::client::backoff::Backoff::new(
+        kmirror_protocol::client::backoff::BackoffConfig {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+        },
+    );
+    loop {
+        match Client::connect(bootstrap.to_vec(), config.clone()).await {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::warn!(cluster = alias, error = %e, "cannot reach cluster; retrying");
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(backoff.next_delay()) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Runs one flow until `cancel`; returns after progress is saved.
+pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), EngineError> {
+    let flow_name = plan.name();
+    let Some(source) = connect_with_retry(
+        &plan.source_bootstrap,
+        plan.source_client.clone(),
+        &plan.source_alias,
+        &cancel,
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let Some(target) = connect_with_retry(
+        &plan.target_bootstrap,
+        plan.target_client.clone(),
+        &plan.target_alias,
+        &cancel,
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    let err = |what: &str| {
+        let flow = flow_name.clone();
+        let what = what.to_owned();
+        move |source| EngineError::Cluster { flow, what, source }
+    };
+    // Internal topics: progress on the target, offset syncs where configured.
+    ensure_topic(
+        &target,
+        &plan.progress.progress_topic,
+        1,
+        plan.internal_replication_factor,
+        true,
+    )
+    .await
+    .map_err(err("creating the progress topic"))?;
+    let syncs_cluster = if plan.offset_syncs_on_source {
+        source.clone()
+    } else {
+        target.clone()
+    };
+    if plan.progress.emit_offset_syncs {
+        ensure_topic(
+            &syncs_cluster,
+            &plan.progress.offset_syncs_topic,
+            1,
+            plan.internal_replication_factor,
+            true,
+        )
+        .await
+        .map_err(err("creating the offset-syncs topic"))?;
+    }
+    let saved = load_progress(&target, &plan.progress.progress_topic, &plan.source_alias)
+        .await
+        .map_err(err("reading saved progress"))?;
+    tracing::info!(flow = %flow_name, partitions = saved.len(), "loaded saved progress");
+    let pid = Arc::new(
+        SharedProducerId::new(target.clone())
+            .await
+            .map_err(|source| EngineError::Producer {
+                flow: flow_name.clone(),
+                source,
+            })?,
+    );
+    let hub = Arc::new(ProgressHub::new(
+        plan.progress.clone(),
+        target.clone(),
+        syncs_cluster,
+    ));
+    let total = Arc::new(AtomicUsize::new(0));
+    let (fetcher, handle) = Fetcher::new(source.clone(), plan.fetch.clone(), Arc::clone(&total));
+    let fetch_cancel = cancel.child_token();
+    let hub_cancel = CancellationToken::new();
+    let fetch_task = tokio::spawn(fetcher.run(fetch_cancel.clone()));
+    let hub_task = {
+        let hub = Arc::clone(&hub);
+        let c = hub_cancel.clone();
+        tokio::spawn(async move { hub.run(c).await })
+    };
+    let mut flow = Flow {
+        plan,
+        source,
+        target,
+        hub: Arc::clone(&hub),
+        pid,
+        fetcher: handle,
+        total,
+        stats: Arc::new(FlowStats::default()),
+        running: BTreeMap::new(),
+        saved,
+    };
+    let mut partitions: JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)> =
+        JoinSet::new();
+    let mut refresh = tokio::time::interval(flow.plan.refresh_topics_interval);
+    let mut report = tokio::time::interval(Duration::from_secs(30));
+    report.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = refresh.tick() => {
+                if let Err(e) = discover(&mut flow, &mut partitions, &cancel).await {
+                    tracing::warn!(flow = %flow.name(), error = %e, "topic discovery failed; will retry");
+                }
+            }
+            _ = report.tick() => log_stats(&flow),
+            Some(res) = partitions.join_next() => {
+                if let Ok((tp, Err(e))) = res {
+                    // Restart from the last acknowledged position: nothing skipped.
+                    tracing::error!(flow = %flow.name(), topic = %tp.0, partition = tp.1, error = %e, "partition stopped; restarting in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let start = flow.hub.position(&tp).or_else(|| flow.saved.get(&tp).copied());
+                    if let Err(e) = start_partition(&mut flow, &mut partitions, &tp, start, &cancel).await {
+                        tracing::error!(flow = %flow.name(), error = %e, "restarting partition failed");
+                    }
+                }
+            }
+        }
+    }
+    // Shutdown: the fetcher stops with `cancel`; partitions drain their in-flight produces.
+    fetch_cancel.cancel();
+    let drain = async { while partitions.join_next().await.is_some() {} };
+    if tokio::time::timeout(flow.plan.shutdown_drain, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(flow = %flow.name(), "in-flight produces did not finish in time; unacknowledged records will be re-sent on restart");
+    }
+    hub_cancel.cancel();
+    let _ = hub_task.await;
+    let _ = fetch_task.await;
+    if let Err(e) = flow.hub.flush().await {
+        tracing::error!(flow = %flow.name(), error = %e, "saving progress at shutdown failed; records since the last save will be re-sent");
+    }
+    log_stats(&flow);
+    Ok(())
+}
+
+fn log_stats(flow: &Flow) {
+    let s = &flow.stats;
+    tracing::info!(
+        flow = %flow.name(),
+        records = s.records.load(Ordering::Relaxed),
+        bytes = s.bytes.load(Ordering::Relaxed),
+        batches_passed = s.batches_passed.load(Ordering::Relaxed),
+        batches_rebuilt = s.batches_rebuilt.load(Ordering::Relaxed),
+        batches_dropped = s.batches_dropped.load(Ordering::Relaxed),
+        possible_duplicates = s.possible_duplicates.load(Ordering::Relaxed),
+        buffered_bytes = flow.total.load(Ordering::Relaxed),
+        "replication progress"
+    );
+}
+
+/// Creates a topic unless it exists; compacted if `compact`.
+async fn ensure_topic(
+    client: &Client,
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    compact: bool,
+) -> Result<(), ClientError> {
+    if client.topic_meta(topic).is_some() {
+        return Ok(());
+    }
+    client.refresh_metadata(Some(&[topic.to_owned()])).await?;
+    if client.topic_meta(topic).is_some() {
+        return Ok(());
+    }
+    let configs = if compact {
+        vec![("cleanup.policy".to_owned(), "compact".to_owned())]
+    } else {
+        vec![]
+    };
+    let r = client
+        .create_topics(
+            &[NewTopic {
+                name: topic.to_owned(),
+                num_partitions: partitions,
+                replication_factor: rf,
+                configs,
+            }],
+            30_000,
+            false,
+        )
+        .await?;
+    match r.into_iter().next().map(|(_, r)| r) {
+        Some(Ok(())) | None => {}
+        Some(Err(e)) if e.code() == Some(ResponseError::TopicAlreadyExists) => {}
+        Some(Err(e)) => return Err(e),
+    }
+    let topics = [topic.to_owned()];
+    client
+        .retry(&topics, || async {
+            client.refresh_metadata(Some(&topics)).await?;
+            match client.topic_meta(topic) {
+                Some(m) if m.partitions.values().all(|p| p.leader >= 0) => Ok(()),
+                _ => Err(ClientError::NoLeader {
+                    tp: topic.to_owned(),
+                }),
+            }
+        })
+        .await
+}
+
+/// Finds source topics to replicate, creates or grows their remote topics,
+/// and starts partitions not yet running.
+async fn discover(
+    flow: &mut Flow,
+    partitions: &mut JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)>,
+    cancel: &CancellationToken,
+) -> Result<(), ClientError> {
+    let topics = flow.source.list_topics().await?;
+    let mut wanted: Vec<(String, i32)> = topics
+        .iter()
+        .filter(|(name, meta)| {
+            !meta.is_internal
+                && policy::should_replicate_topic(
+                    &flow.plan.policy,
+                    &flow.plan.topic_filter,
+                    &flow.plan.target_alias,
+                    name,
+                )
+        })
+        .map(|(name, meta)| (name.clone(), meta.partitions.len() as i32))
+        .collect();
+    wanted.sort();
+    let target_topics = flow.target.list_topics().await?;
+    for (topic, count) in wanted {
+        if flow.running.get(&topic).copied().unwrap_or(0) >= count {
+            continue;
+        }
+        let remote = flow
+            .plan
+            .policy
+            .format_remote_topic(&flow.plan.source_alias, &topic);
+        match target_topics.get(&remote) {
+            None => {
+                let r = flow
+                    .target
+                    .create_topics(
+                        &[NewTopic {
+                            name: remote.clone(),
+                            num_partitions: count,
+                            replication_factor: flow.plan.replication_factor,
+                            configs: vec![],
+                        }],
+                        30_000,
+                        false,
+                    )
+                    .await?;
+                for (_, res) in r {
+                    match res {
+                        Ok(()) => {
+                            tracing::info!(flow = %flow.name(), topic = %remote, partitions = count, "created remote topic")
+                        }
+                        Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => {}
+                        Err(e) => {
+                            tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot create remote topic");
+                            continue;
+                        }
+                    }
+                }
+            }
+            Some(meta) if (meta.partitions.len() as i32) < count => {
+                let r = flow
+                    .target
+                    .create_partitions(&[(remote.clone(), count)], 30_000)
+                    .await?;
+                for (_, res) in r {
+                    match res {
+                        Ok(()) => {
+                            tracing::info!(flow = %flow.name(), topic = %remote, partitions = count, "grew remote topic")
+                        }
+                        Err(e) => {
+                            tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot add partitions to remote topic; new source partitions wait")
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+        flow.target
+            .refresh_metadata(Some(std::slice::from_ref(&remote)))
+            .await?;
+        let target_count = flow
+            .target
+            .topic_meta(&remote)
+            .map_or(0, |m| m.partitions.len() as i32);
+        let from = flow.running.get(&topic).copied().unwrap_or(0);
+        for p in from..count.min(target_count) {
+            let tp = (topic.clone(), p);
+            let start = flow.saved.get(&tp).copied();
+            start_partition(flow, partitions, &tp, start, cancel).await?;
+        }
+        flow.running
+            .insert(topic, count.min(target_count).max(from));
+    }
+    Ok(())
+}
+
+async fn start_partition(
+    flow: &mut Flow,
+    partitions: &mut JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)>,
+    tp: &Tp,
+    start: Option<i64>,
+    cancel: &CancellationToken,
+) -> Result<(), ClientError> {
+    let start = match start {
+        Some(s) => s,
+        None => {
+            // MM2's consumer default: auto.offset.reset=earliest.
+            let r = flow
+                .source
+                .list_offsets(
+                    std::slice::from_ref(tp),
+                    OffsetSpec::Earliest,
+                    IsolationLevel::ReadUncommitted,
+                )
+                .await?;
+            match r.into_iter().next() {
+                Some((_, Ok(o))) => o,
+                Some((_, Err(e))) => return Err(e),
+                None => 0,
+            }
+        }
+    };
+    let remote = flow
+        .plan
+        .policy
+        .format_remote_topic(&flow.plan.source_alias, &tp.0);
+    let (tx, rx) = mpsc::channel(2);
+    let buffered = Arc::new(AtomicUsize::new(0));
+    let producer = PartitionProducer::new(
+        flow.target.clone(),
+        remote,
+        tp.1,
+        Arc::clone(&flow.pid),
+        flow.plan.max_in_flight,
+        flow.plan.produce_timeout_ms,
+    )
+    .await;
+    let pf = PartitionFlow {
+        tp: tp.clone(),
+        state: ClassifyState::new(start),
+        config: flow.plan.classify,
+        producer,
+        hub: Arc::clone(&flow.hub),
+        rx,
+        buffered: Arc::clone(&buffered),
+        total: Arc::clone(&flow.total),
+        stats: Arc::clone(&flow.stats),
+        high_watermark: -1,
+    };
+    flow.fetcher.add(Slot {
+        tp: tp.clone(),
+        next_fetch: start,
+        tx,
+        buffered,
+    });
+    let c = cancel.clone();
+    let tp2 = tp.clone();
+    partitions.spawn(async move { (tp2, pf.run(c).await) });
+    tracing::debug!(topic = %tp.0, partition = tp.1, start, "partition started");
+    Ok(())
+}
