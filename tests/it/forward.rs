@@ -142,3 +142,139 @@ async fn active_passive_replicates_every_codec_exactly() {
     }
     flow.stop().await;
 }
+
+async fn produce(b: &Broker, topic: &str, recs: &[serde_json::Value]) {
+    let r = oracle::call(
+        &json!({"op": "produce", "bootstrap": b.bootstrap, "topic": topic,
+        "records": recs, "config": {"compression.type": "lz4"}}),
+    );
+    assert_eq!(r["errors"], json!([]));
+}
+
+/// Topic names currently on a cluster.
+async fn topics_on(b: &Broker) -> Vec<String> {
+    client(b)
+        .await
+        .list_topics()
+        .await
+        .unwrap()
+        .into_keys()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_active_never_loops() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let ta = topic_name("aa-a");
+    let tb = topic_name("aa-b");
+    create(&client(&a).await, &ta, 1).await;
+    create(&client(&b).await, &tb, 1).await;
+    let ra = sample_records(40, 1);
+    let rb = sample_records(30, 1);
+    produce(&a, &ta, &ra).await;
+    produce(&b, &tb, &rb).await;
+    let ab = Running::start(fast_plan(&a, "A", &b, "B"));
+    let ba = Running::start(fast_plan(&b, "B", &a, "A"));
+    assert_same(
+        &wait_for_records(&b, &format!("A.{ta}"), 1, ra.len()).await,
+        &ra,
+        1,
+    );
+    assert_same(
+        &wait_for_records(&a, &format!("B.{tb}"), 1, rb.len()).await,
+        &rb,
+        1,
+    );
+    // Several discovery rounds later, no remote-of-remote topic exists.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for t in topics_on(&a).await.into_iter().chain(topics_on(&b).await) {
+        assert!(
+            !t.starts_with("A.B.") && !t.starts_with("B.A."),
+            "loop topic {t}"
+        );
+    }
+    ab.stop().await;
+    ba.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_aggregation_and_fan_out() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let c = Broker::start(3);
+    let ta = topic_name("chain-a");
+    let tc = topic_name("agg-c");
+    create(&client(&a).await, &ta, 2).await;
+    create(&client(&c).await, &tc, 1).await;
+    let ra = sample_records(50, 2);
+    let rc = sample_records(20, 1);
+    produce(&a, &ta, &ra).await;
+    produce(&c, &tc, &rc).await;
+    // Chain A->B->C, aggregation A->C + B->C, fan-out A->B + A->C.
+    let flows = [
+        Running::start(fast_plan(&a, "A", &b, "B")),
+        Running::start(fast_plan(&b, "B", &c, "C")),
+        Running::start(fast_plan(&a, "A", &c, "C")),
+        Running::start(fast_plan(&c, "C", &b, "B")),
+    ];
+    assert_same(
+        &wait_for_records(&b, &format!("A.{ta}"), 2, ra.len()).await,
+        &ra,
+        2,
+    );
+    assert_same(
+        &wait_for_records(&c, &format!("A.{ta}"), 2, ra.len()).await,
+        &ra,
+        2,
+    );
+    assert_same(
+        &wait_for_records(&c, &format!("B.A.{ta}"), 2, ra.len()).await,
+        &ra,
+        2,
+    );
+    assert_same(
+        &wait_for_records(&b, &format!("C.{tc}"), 1, rc.len()).await,
+        &rc,
+        1,
+    );
+    for f in flows {
+        f.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_topic_while_running_and_restart_resume_without_duplicates() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let flow = Running::start(fast_plan(&a, "A", &b, "B"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = topic_name("late");
+    create(&client(&a).await, &t, 2).await;
+    let first = sample_records(60, 2);
+    produce(&a, &t, &first).await;
+    assert_same(
+        &wait_for_records(&b, &format!("A.{t}"), 2, first.len()).await,
+        &first,
+        2,
+    );
+    flow.stop().await;
+    // Records produced while stopped are replicated after a restart, once.
+    let second: Vec<serde_json::Value> = sample_records(100, 2).into_iter().skip(60).collect();
+    produce(&a, &t, &second).await;
+    let flow = Running::start(fast_plan(&a, "A", &b, "B"));
+    let all: Vec<serde_json::Value> = first.iter().chain(&second).cloned().collect();
+    let got = wait_for_records(&b, &format!("A.{t}"), 2, all.len()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let again = oracle::call(
+        &json!({"op": "consume", "bootstrap": b.bootstrap, "topic": format!("A.{t}"),
+        "partitions": 2, "expect": all.len() + 1, "timeout": 3}),
+    );
+    assert_eq!(
+        again["records"].as_array().unwrap().len(),
+        all.len(),
+        "no record replicated twice"
+    );
+    assert_same(&got, &all, 2);
+    flow.stop().await;
+}
