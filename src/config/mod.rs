@@ -1,5 +1,29 @@
-//! MM2 properties files → a typed replication plan.
+//! MM2 properties files → a typed replication plan: clusters, flows and every client setting,
+//! with MirrorMaker 2's precedence and defaults, plus diagnostics an operator can act on.
+//!
+//! * [`properties`]: the Java `.properties` lexer (`java.util.Properties.load` semantics).
+//! * [`mm2`]: the typed configuration ([`Mm2Config`], [`FlowConfig`], [`ClusterConfig`]) and its
+//!   errors ([`ConfigError`], collected in [`ConfigErrors`]) and warnings ([`Diagnostic`]).
+//! * [`lint`]: typo detection and the notes on keys kmirror does not use; its module docs record
+//!   how the seed document's own mistakes are treated.
+//!
+//! ```
+//! let cfg = kmirror::config::parse_str(
+//!     "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n",
+//!     "mm2.properties",
+//! )
+//! .expect("valid");
+//! let flow = cfg.enabled_flows().next().expect("one flow");
+//! assert_eq!(flow.name(), "A->B");
+//! assert_eq!(flow.topics, vec![".*"]);
+//! ```
 
 pub mod lint;
 pub mod mm2;
 pub mod properties;
+
+pub use mm2::{
+    ClusterConfig, ConfigError, ConfigErrors, Diagnostic, ErrorKind, FlowConfig, Mm2Config,
+    OffsetSyncsTopicLocation, Origin, PolicyConfig, PolicyKind, UseDefaultsFrom, WarningKind, load,
+    parse_str,
+};
