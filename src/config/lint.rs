@@ -1013,6 +1013,10 @@ pub fn is_near(a: &str, b: &str) -> bool {
     if a == b {
         return false;
     }
+    // Cheap bound first: the distance is at least the difference in length.
+    if a.chars().count().abs_diff(b.chars().count()) > 2 {
+        return false;
+    }
     let d = edit_distance(a, b);
     let len = a.chars().count().max(b.chars().count());
     d <= 2 && d * 3 <= len
@@ -1503,18 +1507,11 @@ fn provider_reference(value: &str) -> Option<&str> {
 }
 
 /// Lints every entry: aliases, key names, inline comments, values, notes.
-pub(crate) fn lint_entries(
-    entries: &[Entry],
-    raw: &RawMap,
-    aliases: &[String],
-    clusters_ok: bool,
-    c: &mut Collector,
-) {
+pub(crate) fn lint_entries(entries: &[Entry], raw: &RawMap, aliases: &[String], c: &mut Collector) {
     let listed = raw.contains_key("clusters");
     let providers_on = raw
         .get("config.providers")
         .is_some_and(|r| !mm2::parse_list(&r.value).is_empty());
-    let _ = clusters_ok;
     for e in entries {
         lint_entry(e, aliases, listed, providers_on, c);
     }
@@ -1565,8 +1562,10 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, providers_on: bool, c
     let found = lookup(cls.scope, sub);
 
     // Inline comments: an error where the comment changes a typed value, else a warning.
+    // Keys kmirror ignores never fail the file: their problems are warnings.
+    let read_by_kmirror = |spec: &Spec| spec.note == Note::None || spec.name == "tasks.max";
     let typed = match found {
-        Lookup::Exact(spec) => Some(spec.ty).filter(|t| t.is_typed()),
+        Lookup::Exact(spec) if read_by_kmirror(spec) => Some(spec.ty).filter(|t| t.is_typed()),
         _ => None,
     };
     if let Some(at) = inline_comment_at(&e.value) {
@@ -1587,14 +1586,28 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, providers_on: bool, c
     match found {
         Lookup::Exact(spec) => {
             let value = recover_value(&e.value);
-            if spec.ty == Ty::Hosts {
-                for bad in mm2::parse_hosts(value).into_iter().filter_map(|h| h.err()) {
-                    c.error(line, key, bad);
+            let problems: Vec<ErrorKind> = if spec.ty == Ty::Hosts {
+                mm2::parse_hosts(value)
+                    .into_iter()
+                    .filter_map(|h| h.err())
+                    .collect()
+            } else if sub == "clusters" {
+                Vec::new()
+            } else {
+                mm2::check_value(spec.ty, value).err().into_iter().collect()
+            };
+            for kind in problems {
+                if read_by_kmirror(spec) {
+                    c.error(line, key, kind);
+                } else {
+                    c.warn(
+                        line,
+                        key,
+                        WarningKind::InvalidIgnoredValue {
+                            problem: kind.to_string(),
+                        },
+                    );
                 }
-            } else if sub != "clusters"
-                && let Err(kind) = mm2::check_value(spec.ty, value)
-            {
-                c.error(line, key, kind);
             }
             if let Some(w) = note_warning(spec.note, value) {
                 c.warn(line, key, w);

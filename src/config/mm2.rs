@@ -41,7 +41,7 @@
 //! Values are parsed the way Kafka's `ConfigDef` parses them (trimmed, case-insensitive booleans,
 //! lists split on commas with surrounding whitespace, regexes matched against the whole name).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -413,6 +413,11 @@ pub enum WarningKind {
         /// Why.
         reason: String,
     },
+    /// A value MM2 would reject, for a key kmirror ignores.
+    InvalidIgnoredValue {
+        /// What MM2 would object to.
+        problem: String,
+    },
     /// A key no MM2 scope knows and not close to one that does.
     UnknownKey,
     /// A cluster-level key for an alias `clusters` does not list (and not close to one).
@@ -489,6 +494,10 @@ impl fmt::Display for WarningKind {
                 write!(f, "MM2 ignores this key here: {reason}")
             }
             WarningKind::Ineffective { reason } => f.write_str(reason),
+            WarningKind::InvalidIgnoredValue { problem } => write!(
+                f,
+                "kmirror ignores this key, but MM2 would reject the value: {problem}"
+            ),
             WarningKind::UnknownKey => f.write_str("unknown key, ignored by MM2 and kmirror"),
             WarningKind::UnlistedCluster { alias } => write!(
                 f,
@@ -567,6 +576,9 @@ pub(crate) struct Collector {
     path: String,
     errors: Vec<ConfigError>,
     warnings: Vec<Diagnostic>,
+    /// Rendered diagnostics already recorded, so a top-level problem shared by many flows is
+    /// reported once (and deduplication stays linear on huge files).
+    seen: HashSet<String>,
 }
 
 impl Collector {
@@ -575,6 +587,7 @@ impl Collector {
             path: path.to_string(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
@@ -585,7 +598,7 @@ impl Collector {
             key: key.to_string(),
             kind,
         };
-        if !self.errors.contains(&e) {
+        if self.seen.insert(format!("E{e}")) {
             self.errors.push(e);
         }
     }
@@ -597,7 +610,7 @@ impl Collector {
             key: key.to_string(),
             kind,
         };
-        if !self.warnings.contains(&w) {
+        if self.seen.insert(format!("W{w}")) {
             self.warnings.push(w);
         }
     }
@@ -908,16 +921,15 @@ fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
         c.warn(None, "", WarningKind::Latin1Decoded);
     }
     let lexed = properties::lex(text);
+    let key_at: HashMap<usize, &str> = lexed
+        .entries
+        .iter()
+        .map(|e| (e.line, e.key.as_str()))
+        .collect();
     for p in &lexed.problems {
-        let key = lexed
-            .entries
-            .iter()
-            .find(|e| e.line == p.line)
-            .map(|e| e.key.clone())
-            .unwrap_or_default();
         c.error(
             Some(p.line),
-            &key,
+            key_at.get(&p.line).copied().unwrap_or_default(),
             ErrorKind::MalformedEscape {
                 problem: p.kind.to_string(),
             },
@@ -939,7 +951,7 @@ fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
 
     let raw = raw_map(&entries, &mut c);
     let (aliases, clusters_ok) = read_aliases(&raw, &entries, &mut c);
-    lint::lint_entries(&entries, &raw, &aliases, clusters_ok, &mut c);
+    lint::lint_entries(&entries, &raw, &aliases, &mut c);
     if !clusters_ok {
         return Err(c.finish());
     }
@@ -2900,6 +2912,24 @@ mod tests {
             k,
             WarningKind::IgnoredByMm2 { .. }
         )));
+    }
+
+    #[test]
+    fn bad_values_of_keys_kmirror_ignores_are_only_warnings() {
+        let cfg = ok(&format!(
+            "{BASE}B.offset.flush.timeout.ms = soon\nkey.converter = x # json\n"
+        ));
+        assert!(has_warning(&cfg.warnings, Some(5), |k| matches!(
+            k,
+            WarningKind::InvalidIgnoredValue { problem } if problem.contains("\"soon\"")
+        )));
+        assert!(has_warning(&cfg.warnings, Some(6), |k| matches!(
+            k,
+            WarningKind::InlineComment { .. }
+        )));
+        // tasks.max is kept in FlowConfig, so a bad value is an error.
+        let e = bad(&format!("{BASE}tasks.max = 0\n"));
+        assert_eq!(where_(&e), vec![(Some(5), "tasks.max")]);
     }
 
     #[test]
