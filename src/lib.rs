@@ -6,6 +6,7 @@
 //! - [`forward`]: the data path (fetch → classify → rewrite → produce).
 //! - [`internal_topics`]: MM2's byte formats (heartbeats, checkpoints, offset syncs).
 
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod forward;

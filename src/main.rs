@@ -1,3 +1,36 @@
-fn main() {
-    println!("kmirror {}", env!("CARGO_PKG_VERSION"));
+//! The `kmirror` binary: parse the command line, set up logging, dispatch,
+//! and turn errors into exit codes with a one-line hint.
+
+use clap::Parser;
+use kmirror::cli::{Cli, Command, init_tracing};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match &cli.command {
+            Command::Run { config, clusters } => kmirror::cli::run::run(config, clusters).await,
+            Command::Check { config, connect } => kmirror::cli::check::run(config, *connect).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if format!("{e:#}").contains("Connection refused") {
+                eprintln!("hint: is the cluster running and bootstrap.servers right?");
+            }
+            std::process::ExitCode::from(2)
+        }
+    }
 }

@@ -101,3 +101,194 @@ impl FlowPlan {
 pub fn progress_topic(source_alias: &str) -> String {
     format!("kmirror-offsets.{source_alias}.internal")
 }
+
+/// A flow setting kmirror cannot honour yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A value that parsed in the file is not usable here.
+    #[error("flow {flow}: {key}={value}: {why}")]
+    Unsupported {
+        /// `source->target`.
+        flow: String,
+        /// Client key (e.g. `security.protocol`).
+        key: String,
+        /// The value.
+        value: String,
+        /// Why, and what to do.
+        why: String,
+    },
+    /// A cluster alias has no bootstrap servers.
+    #[error("flow {flow}: cluster {alias} has no bootstrap.servers")]
+    NoBootstrap {
+        /// `source->target`.
+        flow: String,
+        /// The alias.
+        alias: String,
+    },
+}
+
+fn num<T: std::str::FromStr>(
+    props: &std::collections::BTreeMap<String, String>,
+    key: &str,
+) -> Option<T> {
+    props.get(key).and_then(|v| v.trim().parse().ok())
+}
+
+fn client_config(
+    flow: &str,
+    props: &std::collections::BTreeMap<String, String>,
+) -> Result<ClientConfig, PlanError> {
+    use kmirror_protocol::client::TcpConnector;
+    if let Some(p) = props.get("security.protocol")
+        && !p.trim().eq_ignore_ascii_case("PLAINTEXT")
+    {
+        return Err(PlanError::Unsupported {
+            flow: flow.to_owned(),
+            key: "security.protocol".into(),
+            value: p.clone(),
+            why: "TLS and SASL are not implemented yet; only PLAINTEXT connects".into(),
+        });
+    }
+    let mut c = ClientConfig::default();
+    if let Some(id) = props.get("client.id") {
+        c.conn.client_id = Some(id.clone());
+    }
+    if let Some(ms) = num::<u64>(props, "request.timeout.ms") {
+        c.conn.request_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = num::<u64>(props, "retry.backoff.ms") {
+        c.backoff.initial = Duration::from_millis(ms);
+    }
+    if let Some(ms) = num::<u64>(props, "retry.backoff.max.ms") {
+        c.backoff.max = Duration::from_millis(ms);
+    }
+    // Kafka: -1 means the OS default.
+    let buf = |k| {
+        num::<i64>(props, k)
+            .filter(|v| *v > 0)
+            .map(|v| v.min(i64::from(u32::MAX)) as u32)
+    };
+    c.connector = std::sync::Arc::new(TcpConnector {
+        send_buffer_bytes: buf("socket.send.buffer.bytes"),
+        receive_buffer_bytes: buf("socket.receive.buffer.bytes"),
+        connect_timeout: num::<u64>(props, "socket.connection.setup.timeout.max.ms")
+            .map(Duration::from_millis),
+    });
+    Ok(c)
+}
+
+impl FlowPlan {
+    /// The plan for one flow of an MM2 file.
+    pub fn from_config(
+        cfg: &crate::config::mm2::Mm2Config,
+        f: &crate::config::mm2::FlowConfig,
+    ) -> Result<Self, PlanError> {
+        use crate::config::mm2::{OffsetSyncsTopicLocation, PolicyKind};
+        use kmirror_protocol::batch::Compression;
+        use kmirror_protocol::client::api::fetch::IsolationLevel;
+        let name = f.name();
+        let bootstrap = |alias: &str| {
+            cfg.cluster(alias)
+                .map(|c| c.bootstrap_servers.clone())
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| PlanError::NoBootstrap {
+                    flow: name.clone(),
+                    alias: alias.to_owned(),
+                })
+        };
+        let mut plan = Self::with_defaults(&f.source, "", &f.target, "");
+        plan.source_bootstrap = bootstrap(&f.source)?;
+        plan.target_bootstrap = bootstrap(&f.target)?;
+        plan.source_client = client_config(&name, &f.source_consumer)?;
+        plan.target_client = client_config(&name, &f.target_producer)?;
+        let p = &f.replication_policy;
+        plan.policy = match p.class {
+            PolicyKind::Identity => ReplicationPolicy::Identity {
+                separator: p.separator.clone(),
+                internal_separator_enabled: p.internal_topic_separator_enabled,
+                source_cluster_alias: Some(f.source.clone()),
+            },
+            _ => ReplicationPolicy::Default {
+                separator: p.separator.clone(),
+                internal_separator_enabled: p.internal_topic_separator_enabled,
+            },
+        };
+        // The config layer has already validated these patterns.
+        plan.topic_filter = TopicFilter::new(&f.topics, &f.topics_exclude).unwrap_or_default();
+        plan.replication_factor = f.replication_factor;
+        plan.internal_replication_factor = f.offset_syncs_topic_replication_factor;
+        plan.refresh_topics_interval = if f.refresh_topics_enabled {
+            f.refresh_topics_interval
+        } else {
+            // Discovery still runs once at start.
+            Duration::from_secs(365 * 24 * 3600)
+        };
+        let c = &f.source_consumer;
+        if let Some(v) = c.get("isolation.level") {
+            plan.fetch.isolation = match v.trim() {
+                "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                _ => IsolationLevel::ReadCommitted,
+            };
+        }
+        plan.classify.read_committed = plan.fetch.isolation == IsolationLevel::ReadCommitted;
+        if let Some(v) = num::<u64>(c, "fetch.max.wait.ms") {
+            plan.fetch.max_wait = Duration::from_millis(v);
+        }
+        if let Some(v) = num(c, "fetch.min.bytes") {
+            plan.fetch.min_bytes = v;
+        }
+        if let Some(v) = num(c, "fetch.max.bytes") {
+            plan.fetch.max_bytes = v;
+        }
+        if let Some(v) = num(c, "max.partition.fetch.bytes") {
+            plan.fetch.partition_max_bytes = v;
+            plan.fetch.partition_buffer_bytes = (4 * v.max(1)) as usize;
+        }
+        let pr = &f.target_producer;
+        if let Some(v) = num::<usize>(pr, "buffer.memory") {
+            plan.fetch.flow_buffer_bytes = v;
+        }
+        if let Some(v) = num::<usize>(pr, "max.in.flight.requests.per.connection") {
+            plan.max_in_flight = v.clamp(1, 5);
+        }
+        if let Some(v) = num::<usize>(pr, "max.request.size") {
+            plan.classify.max_batch_bytes = v;
+        }
+        if let Some(v) = num::<i32>(pr, "request.timeout.ms") {
+            plan.produce_timeout_ms = v;
+        }
+        if let Some(v) = pr.get("compression.type") {
+            let v = v.trim();
+            plan.classify.target_compression = match Compression::from_name(v) {
+                Some(codec) => Some(codec),
+                None if v == "producer" => None,
+                None => {
+                    return Err(PlanError::Unsupported {
+                        flow: name,
+                        key: "producer.compression.type".into(),
+                        value: v.to_owned(),
+                        why: "expected none, gzip, snappy, lz4 or zstd".into(),
+                    });
+                }
+            };
+        }
+        // A Connect worker setting, which MM2 reads per target cluster.
+        if let Some(ms) = cfg
+            .cluster(&f.target)
+            .and_then(|c| num::<u64>(&c.props, "offset.flush.interval.ms"))
+        {
+            plan.progress.flush_interval = Duration::from_millis(ms.max(10));
+        }
+        plan.progress.emit_offset_syncs = f.emit_offset_syncs_enabled;
+        plan.progress.offset_lag_max = f.offset_lag_max;
+        plan.offset_syncs_on_source =
+            f.offset_syncs_topic_location == OffsetSyncsTopicLocation::Source;
+        plan.progress.offset_syncs_topic = if plan.offset_syncs_on_source {
+            plan.policy.offset_syncs_topic(&f.target)
+        } else {
+            plan.policy.offset_syncs_topic(&f.source)
+        };
+        Ok(plan)
+    }
+}

@@ -1,5 +1,6 @@
 //! The single integration-test binary: real brokers, librdkafka as oracle.
 
+mod cli;
 mod forward;
 #[allow(dead_code)] // helpers used as scenarios land
 mod harness;

@@ -1,0 +1,153 @@
+"""Macro bench: kmirror vs a librdkafka consume-and-produce mirror, same data,
+same brokers, one run. Reports records/s, MB/s, CPU seconds and peak RSS of
+each mirror process (os.wait4 rusage), and the ratios.
+
+Usage: mirror.py KMIRROR_BIN TANSU_BIN [RECORDS] [VALUE_BYTES] [CODEC]
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+PARTITIONS = 4
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def start_tansu(bin_):
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    p = subprocess.Popen([bin_, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                          "--storage-engine", "memory://tansu/"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "error"})
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return p, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("tansu did not start")
+
+
+def count(bootstrap, topic):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-count"})
+    total = 0
+    for p in range(PARTITIONS):
+        try:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            total += hi - lo
+        except Exception:
+            pass
+    c.close()
+    return total
+
+
+def wait_copied(proc, bootstrap, topic, want, timeout=600):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if count(bootstrap, topic) >= want:
+            return time.time() - t0
+        if proc.poll() is not None:
+            raise RuntimeError("mirror exited early")
+        time.sleep(0.2)
+    raise RuntimeError("mirror did not finish in time")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    _, status, ru = os.wait4(proc.pid, 0)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+PEER = r'''
+import sys
+from confluent_kafka import Consumer, Producer
+src, dst, topic, out = sys.argv[1:5]
+c = Consumer({"bootstrap.servers": src, "group.id": "peer", "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "fetch.max.bytes": 52428800})
+p = Producer({"bootstrap.servers": dst, "linger.ms": 5, "enable.idempotence": True,
+              "compression.type": "lz4", "batch.size": 1000000})
+c.subscribe([topic])
+while True:
+    msgs = c.consume(10000, 0.5)
+    for m in msgs:
+        if m.error():
+            continue
+        while True:
+            try:
+                p.produce(out, key=m.key(), value=m.value(), headers=m.headers(),
+                          partition=m.partition(), timestamp=m.timestamp()[1])
+                break
+            except BufferError:
+                p.poll(0.05)
+    p.poll(0)
+'''
+
+
+def main():
+    kmirror, tansu = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
+    size = int(sys.argv[4]) if len(sys.argv) > 4 else 200
+    codec = sys.argv[5] if len(sys.argv) > 5 else "lz4"
+    a, abs_ = start_tansu(tansu)
+    b, bbs = start_tansu(tansu)
+    try:
+        AdminClient({"bootstrap.servers": abs_}).create_topics(
+            [NewTopic("bench", PARTITIONS, 1)])[ "bench"].result()
+        AdminClient({"bootstrap.servers": bbs}).create_topics(
+            [NewTopic("peer.bench", PARTITIONS, 1)])["peer.bench"].result()
+        prod = Producer({"bootstrap.servers": abs_, "linger.ms": 20, "compression.type": codec,
+                         "batch.size": 1000000})
+        payload = (b"x" * 40 + bytes(range(256)) * 8)[:size]
+        for i in range(n):
+            while True:
+                try:
+                    prod.produce("bench", key=str(i).encode(), value=payload, partition=i % PARTITIONS)
+                    break
+                except BufferError:
+                    prod.poll(0.05)
+        prod.flush(120)
+        have = count(abs_, "bench")
+        mb = n * (size + 8) / 1e6
+        results = {}
+        # kmirror
+        with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
+            f.write(f"clusters = A, B\nA.bootstrap.servers = {abs_}\nB.bootstrap.servers = {bbs}\n"
+                    "A->B.enabled = true\nB->A.enabled = false\n")
+            cfg = f.name
+        proc = subprocess.Popen([kmirror, "run", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        secs = wait_copied(proc, bbs, "A.bench", have)
+        cpu, rss = stop(proc)
+        results["kmirror"] = (secs, cpu, rss)
+        # librdkafka peer
+        proc = subprocess.Popen([sys.executable, "-c", PEER, abs_, bbs, "bench", "peer.bench"])
+        secs = wait_copied(proc, bbs, "peer.bench", have)
+        cpu, rss = stop(proc)
+        results["librdkafka"] = (secs, cpu, rss)
+        print(f"records={n} value_bytes={size} codec={codec} partitions={PARTITIONS} (source high watermark {have})")
+        for name, (secs, cpu, rss) in results.items():
+            print(f"{name:>10}: {n/secs:10.0f} records/s {mb/secs:8.1f} MB/s  cpu {cpu:6.2f} s  peak rss {rss:7.1f} MiB  wall {secs:6.2f} s")
+        k, l = results["kmirror"], results["librdkafka"]
+        print(f"ratios kmirror/librdkafka: throughput x{l[0]/k[0]:.2f}, cpu x{k[1]/l[1]:.3f}, rss x{k[2]/l[2]:.3f}")
+        print(json.dumps({"kmirror": k, "librdkafka": l}))
+    finally:
+        for p in (a, b):
+            p.kill()
+            p.wait()
+
+
+if __name__ == "__main__":
+    main()

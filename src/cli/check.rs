@@ -1,0 +1,93 @@
+//! `kmirror check CONFIG [--connect]`: validate a file, print its flows and
+//! effective settings (secrets masked); with `--connect`, list what would replicate.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::config::mm2::{self, Mm2Config};
+use crate::engine::FlowPlan;
+use crate::policy;
+
+/// True for keys whose values must never be printed.
+pub fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password")
+        || k.contains("secret")
+        || k.ends_with("jaas.config")
+        || k.ends_with("ssl.keystore.key")
+}
+
+/// Renders the report for a valid config (no network).
+pub fn report(cfg: &Mm2Config) -> String {
+    let mut out = String::new();
+    for w in &cfg.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "clusters: {}",
+        cfg.clusters
+            .iter()
+            .map(|c| c.alias.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let enabled: Vec<_> = cfg.enabled_flows().collect();
+    let _ = writeln!(out, "flows: {}", enabled.len());
+    for f in enabled {
+        let _ = writeln!(out, "\nflow {}", f.name());
+        for (k, (v, origin)) in &f.settings {
+            let shown = if is_secret(k) { "[hidden]" } else { v.as_str() };
+            let _ = writeln!(out, "  {k} = {shown}    ({origin})");
+        }
+    }
+    out
+}
+
+/// Runs the check; returns an error (non-zero exit) when the file has errors.
+pub async fn run(config: &Path, connect: bool) -> anyhow::Result<()> {
+    let cfg = match mm2::load(config) {
+        Ok(c) => c,
+        Err(errs) => {
+            for w in &errs.warnings {
+                eprintln!("warning: {w}");
+            }
+            for e in &errs.errors {
+                eprintln!("error: {e}");
+            }
+            bail!("{} error(s) in {}", errs.errors.len(), config.display());
+        }
+    };
+    print!("{}", report(&cfg));
+    if connect {
+        for f in cfg.enabled_flows() {
+            let plan = FlowPlan::from_config(&cfg, f)?;
+            println!("\nflow {}: topics that would be replicated", plan.name());
+            let client = kmirror_protocol::client::Client::connect(
+                plan.source_bootstrap.clone(),
+                plan.source_client.clone(),
+            )
+            .await?;
+            for (t, meta) in client.list_topics().await? {
+                if !meta.is_internal
+                    && policy::should_replicate_topic(
+                        &plan.policy,
+                        &plan.topic_filter,
+                        &plan.target_alias,
+                        &t,
+                    )
+                {
+                    println!(
+                        "  {t} -> {} on {} ({} partitions)",
+                        plan.policy.format_remote_topic(&plan.source_alias, &t),
+                        plan.target_alias,
+                        meta.partitions.len()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

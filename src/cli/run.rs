@@ -1,0 +1,114 @@
+//! `kmirror run CONFIG [--clusters ALIAS...]`: replicate every enabled flow
+//! until SIGTERM or SIGINT, then stop in order and exit 0.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::mm2;
+use crate::engine::{FlowPlan, run_flow};
+
+/// Runs the flows of `config` whose target is in `clusters` (all when empty).
+pub async fn run(config: &Path, clusters: &[String]) -> anyhow::Result<()> {
+    let cfg = match mm2::load(config) {
+        Ok(c) => c,
+        Err(errs) => {
+            for w in &errs.warnings {
+                tracing::warn!("{w}");
+            }
+            bail!(
+                "{} has {} error(s):\n{errs}",
+                config.display(),
+                errs.errors.len()
+            );
+        }
+    };
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    for c in clusters {
+        if cfg.cluster(c).is_none() {
+            bail!(
+                "--clusters {c}: no such cluster alias in {}",
+                config.display()
+            );
+        }
+    }
+    let mut plans = Vec::new();
+    for f in cfg.enabled_flows() {
+        if !clusters.is_empty() && !clusters.contains(&f.target) {
+            continue;
+        }
+        plans.push(
+            FlowPlan::from_config(&cfg, f).with_context(|| format!("in {}", config.display()))?,
+        );
+    }
+    if plans.is_empty() {
+        bail!(
+            "{}: no enabled flow to run (set e.g. A->B.enabled=true)",
+            config.display()
+        );
+    }
+    let cancel = CancellationToken::new();
+    let mut flows = JoinSet::new();
+    for p in plans {
+        tracing::info!(flow = %p.name(), "starting flow");
+        flows.spawn(run_flow(p, cancel.child_token()));
+    }
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            sig = &mut signal => {
+                tracing::info!(signal = sig, "stopping: finishing in-flight produces and saving progress");
+                cancel.cancel();
+                break;
+            }
+            r = flows.join_next() => match r {
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    cancel.cancel();
+                    while flows.join_next().await.is_some() {}
+                    return Err(e.into());
+                }
+                Some(Err(e)) => {
+                    cancel.cancel();
+                    while flows.join_next().await.is_some() {}
+                    bail!("flow task failed: {e}");
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+    while let Some(r) = flows.join_next().await {
+        if let Ok(Err(e)) = r {
+            tracing::error!(error = %e, "flow failed while stopping");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}

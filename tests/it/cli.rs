@@ -1,0 +1,172 @@
+//! The `kmirror` binary: `run` with signals and kill -9, `--clusters`, `check`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::forward::{assert_same, wait_for_records};
+use crate::harness::{Broker, oracle, topic_name};
+use crate::protocol::{client, create, sample_records};
+
+fn kmirror() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kmirror"))
+}
+
+fn write_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
+    let p = dir.path().join("mm2.properties");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn spawn_run(cfg: &std::path::Path, extra: &[&str]) -> Child {
+    kmirror()
+        .arg("run")
+        .arg(cfg)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn kmirror")
+}
+
+fn sigterm(child: &Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+}
+
+fn two_cluster_config(a: &Broker, b: &Broker) -> String {
+    format!(
+        "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\nA->B.enabled = true\n\
+         refresh.topics.interval.seconds = 1\nB.offset.flush.interval.ms = 200\n",
+        a.bootstrap, b.bootstrap
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_zero_with_progress_saved_and_kill_9_loses_nothing() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("cli-kill");
+    create(&client(&a).await, &t, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(&dir, &two_cluster_config(&a, &b));
+    let recs = sample_records(400, 2);
+    let (first, rest) = recs.split_at(150);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": first}));
+    // Run, then SIGTERM: exit code 0 within 10 s.
+    let mut child = spawn_run(&cfg, &[]);
+    assert_same(
+        &wait_for_records(&b, &format!("A.{t}"), 2, first.len()).await,
+        first,
+        2,
+    );
+    sigterm(&child);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not exit within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    // Restart, produce more, kill -9 mid-way, restart: every record arrives.
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": rest}));
+    let mut child = spawn_run(&cfg, &[]);
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = spawn_run(&cfg, &[]);
+    let got = wait_for_records(&b, &format!("A.{t}"), 2, recs.len()).await;
+    sigterm(&child);
+    child.wait().unwrap();
+    // Nothing lost; duplicates (bounded by one flush interval) are allowed after kill -9.
+    let keys: std::collections::HashSet<String> = got
+        .iter()
+        .map(|r| format!("{}/{}", r["partition"], r["value"]))
+        .collect();
+    for r in &recs {
+        assert!(
+            keys.contains(&format!("{}/{}", r["partition"], r["value"])),
+            "lost {r}"
+        );
+    }
+    eprintln!(
+        "kill -9 run: {} records on target for {} produced",
+        got.len(),
+        recs.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_flag_limits_targets() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let c = Broker::start(3);
+    let t = topic_name("cli-clusters");
+    create(&client(&a).await, &t, 1).await;
+    let recs = sample_records(20, 1);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs}));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "clusters = A, B, C\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\nC.bootstrap.servers = {}\n\
+             A->B.enabled = true\nA->C.enabled = true\nrefresh.topics.interval.seconds = 1\n",
+            a.bootstrap, b.bootstrap, c.bootstrap
+        ),
+    );
+    let mut child = spawn_run(&cfg, &["--clusters", "B"]);
+    assert_same(
+        &wait_for_records(&b, &format!("A.{t}"), 1, recs.len()).await,
+        &recs,
+        1,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let on_c: Vec<String> = client(&c)
+        .await
+        .list_topics()
+        .await
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert!(!on_c.iter().any(|x| x.contains(&t)), "C got data: {on_c:?}");
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn check_reports_every_error_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        "clusters = us-east, us-west\nus-east.bootstrap.servers = h1:9092\n\
+         us-east->us-west.enable = true\nus-west->us-east.topics = ([\n",
+    );
+    let out = kmirror().arg("check").arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mm2.properties:3: us-east->us-west.enable"),
+        "{err}"
+    );
+    assert!(err.contains("enabled"), "{err}");
+    assert!(err.contains("mm2.properties:4"), "{err}");
+}
+
+#[test]
+fn version_and_help() {
+    let out = kmirror().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = kmirror().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("check"));
+}
