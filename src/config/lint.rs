@@ -13,11 +13,17 @@
 //!
 //! * **Error**: an unknown key close to a known one (optimal-string-alignment distance ≤ 2 and at
 //!   most a third of the length, or a missing `.enabled`/`.seconds` suffix), an alias close to a
-//!   listed one, a flow naming an unlisted alias, a value MM2 or kmirror cannot parse, an inline
-//!   comment in a typed value, a Java class that changes *what* is replicated.
-//! * **Warning**: everything else that is surprising but harmless to correctness: unknown keys
-//!   far from any known one (MM2 ignores them too), Connect-only and JVM-only settings, keys MM2
-//!   ignores where they are written, inline comments in free-form values.
+//!   listed one, a flow naming an unlisted alias, a value that MM2 or kmirror cannot parse for a
+//!   key kmirror reads, an inline comment in such a typed value, and a Java class that changes
+//!   *what* is replicated (`replication.policy.class` other than the Default/Identity policies,
+//!   a custom `topic.filter.class`, `group.filter.class` or `config.property.filter.class`):
+//!   kmirror cannot run Java, and falling back to the default would name or select topics
+//!   differently from MM2.
+//! * **Warning**: everything else that is surprising but cannot make kmirror replicate the wrong
+//!   thing: unknown keys far from any known one (MM2 ignores them too), Connect-only and JVM-only
+//!   settings (`*.storage.*`, converters, `offset.flush.*`, `tasks.max`, REST, `config.providers`,
+//!   `metric.reporters`, transforms, Java keystores, ...) including bad values of those keys,
+//!   keys MM2 ignores where they are written, and inline comments in free-form values.
 //!
 //! # The seed document's own mistakes (decisions, each pinned by a test)
 //!

@@ -38,6 +38,12 @@
 //! [`FlowConfig::emit_heartbeats_enabled`] whether heartbeats do. [`Mm2Config::enabled_flows`]
 //! gives the replicating ones.
 //!
+//! A cluster without `bootstrap.servers` (its own or the top-level fallback) is an error only
+//! when it takes part in an enabled flow. MM2 does not check it up front either: the Connect
+//! worker of a herder targeting it silently falls back to Connect's default `localhost:9092`,
+//! and the connectors fail when they create their clients. A heartbeat-only flow into such a
+//! cluster is dropped with a warning, so every flow in [`Mm2Config::flows`] can connect.
+//!
 //! Values are parsed the way Kafka's `ConfigDef` parses them (trimmed, case-insensitive booleans,
 //! lists split on commas with surrounding whitespace, regexes matched against the whole name).
 
