@@ -278,3 +278,98 @@ async fn new_topic_while_running_and_restart_resume_without_duplicates() {
     assert_same(&got, &all, 2);
     flow.stop().await;
 }
+
+/// Reads every record of partition 0 of `topic` with kmirror-protocol.
+async fn read_partition0(b: &Broker, topic: &str) -> Vec<kmirror_protocol::batch::records::Record> {
+    use kmirror_protocol::batch::{RawBatch, batches, records};
+    use kmirror_protocol::client::api::fetch::{FetchPosition, FetchSession};
+    let c = client(b).await;
+    let leader = c.leader(topic, 0).await.unwrap();
+    let mut s = FetchSession::new(c.clone(), leader, IsolationLevel::ReadUncommitted);
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for _ in 0..20 {
+        let resp = s
+            .fetch(&[FetchPosition {
+                topic: topic.into(),
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+            }])
+            .await
+            .unwrap();
+        let mut progressed = false;
+        for p in resp {
+            for raw in batches(p.records) {
+                let RawBatch::V2(v) = raw.unwrap() else {
+                    continue;
+                };
+                if v.last_offset() < offset {
+                    continue;
+                }
+                offset = v.last_offset() + 1;
+                progressed = true;
+                out.extend(records::decode(&v).unwrap());
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_syncs_are_mm2_format_and_exact_and_default_excludes_apply() {
+    use kmirror::internal_topics::OffsetSync;
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let ca = client(&a).await;
+    let t = topic_name("syncs");
+    create(&ca, &t, 1).await;
+    let excluded = [
+        format!("{t}.internal"),
+        format!("{t}-internal"),
+        format!("__{t}"),
+        format!("{t}.replica"),
+    ];
+    for x in &excluded {
+        create(&ca, x, 1).await;
+        produce(&a, x, &sample_records(5, 1)).await;
+    }
+    // Several producer flushes give several source batches.
+    for chunk in sample_records(90, 1).chunks(30) {
+        produce(&a, &t, chunk).await;
+    }
+    let mut plan = fast_plan(&a, "A", &b, "B");
+    plan.progress.offset_lag_max = 0; // one sync per batch, so every pair can be checked
+    let flow = Running::start(plan);
+    wait_for_records(&b, &format!("A.{t}"), 1, 90).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    flow.stop().await;
+    let syncs: Vec<OffsetSync> = read_partition0(&a, "mm2-offset-syncs.B.internal")
+        .await
+        .into_iter()
+        .map(|r| {
+            OffsetSync::decode(r.key.as_deref().unwrap(), r.value.as_deref().unwrap()).unwrap()
+        })
+        .filter(|s| s.topic == t)
+        .collect();
+    assert!(
+        !syncs.is_empty(),
+        "offset syncs written on the source cluster"
+    );
+    // The target topic was empty at start, so the mapping is the identity.
+    for s in &syncs {
+        assert_eq!(s.upstream_offset, s.downstream_offset, "{s:?}");
+    }
+    assert_eq!(syncs.last().unwrap().upstream_offset, 89);
+    // Default topics.exclude: none of these were replicated.
+    let on_b = topics_on(&b).await;
+    for x in &excluded {
+        assert!(
+            !on_b.contains(&format!("A.{x}")),
+            "{x} replicated: {on_b:?}"
+        );
+    }
+}
