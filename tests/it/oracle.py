@@ -52,6 +52,25 @@ def produce(cmd):
     return {"errors": errors, "unflushed": left}
 
 
+def produce_txn(cmd):
+    """Transactions: cmd["txns"] = [{"records": [...], "commit": bool}, ...]."""
+    conf = {"bootstrap.servers": cmd["bootstrap"], "transactional.id": "oracle-%d" % time.time_ns()}
+    conf.update(cmd.get("config", {}))
+    p = Producer(conf)
+    p.init_transactions(30)
+    for t in cmd["txns"]:
+        p.begin_transaction()
+        for r in t["records"]:
+            p.produce(topic=cmd["topic"], key=unhex(r.get("key")), value=unhex(r.get("value")),
+                      partition=r.get("partition", 0), timestamp=r.get("timestamp", 0))
+        p.flush(30)
+        if t["commit"]:
+            p.commit_transaction(30)
+        else:
+            p.abort_transaction(30)
+    return {"errors": []}
+
+
 def consume(cmd):
     c = Consumer({"bootstrap.servers": cmd["bootstrap"], "group.id": "oracle-%d" % time.time_ns(),
                   "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -74,7 +93,7 @@ def consume(cmd):
 
 def main():
     cmd = json.load(sys.stdin)
-    op = {"produce": produce, "consume": consume}[cmd["op"]]
+    op = {"produce": produce, "produce_txn": produce_txn, "consume": consume}[cmd["op"]]
     json.dump(op(cmd), sys.stdout)
 
 

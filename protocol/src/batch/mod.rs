@@ -438,6 +438,39 @@ mod fixture_tests {
     }
 
     #[test]
+    fn librdkafka_transactional_fixture_has_markers_in_order() {
+        use crate::batch::records::{ControlType, control_type};
+        let blob = include_bytes!(
+            "../../../testdata/batches/librdkafka-2.16_none_transactional_with_markers.bin"
+        );
+        let all: Vec<RawBatch> = batches(Bytes::from_static(blob))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let kinds: Vec<(bool, bool, Option<ControlType>)> = all
+            .iter()
+            .map(|b| {
+                let RawBatch::V2(v) = b else {
+                    panic!("v2 expected")
+                };
+                v.verify_crc().unwrap();
+                let ct = v.is_control().then(|| control_type(v).unwrap());
+                (v.is_transactional(), v.is_control(), ct)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (true, false, None),
+                (true, true, Some(ControlType::Commit)),
+                (true, false, None),
+                (true, true, Some(ControlType::Abort)),
+                (true, false, None),
+                (true, true, Some(ControlType::Commit)),
+            ]
+        );
+    }
+
+    #[test]
     fn split_keeps_truncated_tail_for_next_fetch() {
         let (_, one) = FIXTURES[0];
         let mut blob = one.to_vec();
