@@ -455,3 +455,136 @@ async fn read_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use kafka_protocol::messages::{ApiVersionsResponse, MetadataRequest};
+    use kafka_protocol::protocol::Encodable;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    fn config(timeout_ms: u64) -> ConnConfig {
+        ConnConfig {
+            request_timeout: Duration::from_millis(timeout_ms),
+            ..ConnConfig::default()
+        }
+    }
+
+    /// Reads one request frame from the fake broker's side; returns its correlation id.
+    async fn read_request(s: &mut DuplexStream) -> i32 {
+        let len = s.read_u32().await.unwrap() as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.unwrap();
+        i32::from_be_bytes([body[4], body[5], body[6], body[7]])
+    }
+
+    /// An ApiVersions v0 answer; `marker` goes in the error code to tell answers apart.
+    fn api_versions_frame(cid: i32, marker: i16) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        b.put_i32(cid);
+        ApiVersionsResponse::default()
+            .with_error_code(marker)
+            .encode(&mut b, 0)
+            .unwrap();
+        let mut f = (b.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&b);
+        f
+    }
+
+    #[tokio::test]
+    async fn pipelined_responses_are_matched_by_correlation_id_out_of_order() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let conn = Connection::over(Box::new(client), "fake:9092", config(5_000));
+        let req = ApiVersionsRequest::default();
+        let a = conn.send_version(0, &req);
+        let b = conn.send_version(0, &req);
+        let server = async {
+            let c1 = read_request(&mut broker).await;
+            let c2 = read_request(&mut broker).await;
+            // Answer the second request first.
+            broker.write_all(&api_versions_frame(c2, 2)).await.unwrap();
+            broker.write_all(&api_versions_frame(c1, 1)).await.unwrap();
+            broker
+        };
+        let (ra, rb, _broker) = tokio::join!(a, b, server);
+        assert_eq!(ra.unwrap().error_code, 1);
+        assert_eq!(rb.unwrap().error_code, 2);
+    }
+
+    #[tokio::test]
+    async fn broker_disconnect_poisons_every_waiter_and_later_requests() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let conn = Connection::over(Box::new(client), "fake:9092", config(5_000));
+        let req = MetadataRequest::default();
+        let waiting = conn.send_version(1, &req);
+        let server = async {
+            read_request(&mut broker).await;
+            drop(broker);
+        };
+        let (r, ()) = tokio::join!(waiting, server);
+        assert!(matches!(r, Err(ConnError::Poisoned { .. })), "{r:?}");
+        assert!(conn.is_poisoned());
+        assert!(matches!(
+            conn.send_version(1, &req).await,
+            Err(ConnError::Poisoned { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn oversized_frame_poisons_with_frame_error() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let mut cfg = config(5_000);
+        cfg.max_frame = 1024;
+        let conn = Connection::over(Box::new(client), "fake:9092", cfg);
+        let req = ApiVersionsRequest::default();
+        let waiting = conn.send_version(0, &req);
+        let server = async {
+            read_request(&mut broker).await;
+            broker.write_all(&100_000u32.to_be_bytes()).await.unwrap();
+            broker
+        };
+        let (r, _b) = tokio::join!(waiting, server);
+        let Err(ConnError::Poisoned { source, .. }) = r else {
+            panic!("{r:?}")
+        };
+        assert!(matches!(*source, ConnError::Frame { .. }), "{source:?}");
+    }
+
+    #[tokio::test]
+    async fn timeout_fails_one_request_and_a_late_answer_is_ignored() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let conn = Connection::over(Box::new(client), "fake:9092", config(100));
+        let req = ApiVersionsRequest::default();
+        let r = conn.send_version(0, &req).await;
+        assert!(matches!(r, Err(ConnError::Timeout { .. })), "{r:?}");
+        let c1 = read_request(&mut broker).await;
+        broker.write_all(&api_versions_frame(c1, 9)).await.unwrap();
+        // The connection stays usable.
+        let next = conn.send_version(0, &req);
+        let server = async {
+            let c2 = read_request(&mut broker).await;
+            broker.write_all(&api_versions_frame(c2, 3)).await.unwrap();
+        };
+        let (r, ()) = tokio::join!(next, server);
+        assert_eq!(r.unwrap().error_code, 3);
+    }
+
+    #[tokio::test]
+    async fn garbage_response_is_a_codec_error_not_a_panic() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let conn = Connection::over(Box::new(client), "fake:9092", config(5_000));
+        let req = MetadataRequest::default();
+        let waiting = conn.send_version(1, &req);
+        let server = async {
+            let cid = read_request(&mut broker).await;
+            let mut f = 8u32.to_be_bytes().to_vec();
+            f.extend_from_slice(&cid.to_be_bytes());
+            f.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+            broker.write_all(&f).await.unwrap();
+            broker
+        };
+        let (r, _b) = tokio::join!(waiting, server);
+        assert!(matches!(r, Err(ConnError::Codec { .. })), "{r:?}");
+    }
+}
