@@ -197,11 +197,20 @@ fn decode_entry(b: &Bytes, depth: usize, out: &mut Vec<Record>) -> Result<(), Ba
         pos = end;
     }
     if m.magic == 1 {
-        // v1 inner offsets are relative; the wrapper carries the last absolute offset.
-        let last_inner = out.last().map_or(0, |r| r.offset);
+        // v1 inner offsets are relative; the wrapper carries the last absolute
+        // offset. A wrapper offset of 0 (some librdkafka produce data) means
+        // the inner offsets are used as they are. Offsets come from the wire,
+        // so the arithmetic wraps like Java's longs instead of overflowing
+        // (Kafka `AbstractLegacyRecordBatch.DeepRecordsIterator`).
+        let last_inner = out[first..].last().map_or(0, |r| r.offset);
+        let base = if m.offset == 0 {
+            0
+        } else {
+            m.offset.wrapping_sub(last_inner)
+        };
         let log_append = m.attributes & 0x08 != 0;
         for r in &mut out[first..] {
-            r.offset += m.offset - last_inner;
+            r.offset = base.wrapping_add(r.offset);
             if log_append {
                 r.timestamp = m.timestamp;
             }
