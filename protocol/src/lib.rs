@@ -14,6 +14,8 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod versions;
 
 pub use kafka_protocol;
