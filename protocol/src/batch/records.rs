@@ -129,6 +129,10 @@ pub(crate) fn put_varlong(out: &mut Vec<u8>, v: i64) {
     out.push(z as u8);
 }
 
+/// Most records reserved before parsing; the vector grows past it as records
+/// actually parse.
+const MAX_PREALLOCATED_RECORDS: usize = 4096;
+
 /// Parses `count` records from an uncompressed records section.
 ///
 /// This is the fuzz entry point for record decoding: no CRC, no codec.
@@ -149,8 +153,12 @@ pub fn parse_records(
         declared,
         actual: 0,
     })?;
-    // Each record takes at least 7 bytes; do not trust a huge count.
-    let mut out = Vec::with_capacity(count.min(data.len() / 7 + 1));
+    // Each record takes at least 7 bytes; do not trust a huge count. The
+    // bytes do not bound it either: a ~6 KiB zstd batch inflates to 200 MiB
+    // of zeros, which would reserve ~3 GiB of `Record`s before the first one
+    // fails to parse (found with the record_decode fuzz harness). Reserve a
+    // little; records that really parse grow it.
+    let mut out = Vec::with_capacity(count.min(data.len() / 7 + 1).min(MAX_PREALLOCATED_RECORDS));
     let mut r = Reader { data, pos: 0 };
     for index in 0..count {
         let rec = (|| {
