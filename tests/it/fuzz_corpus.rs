@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use kmirror_protocol::batch::legacy::LegacyEntry;
+use kmirror_protocol::batch::{RecordBatch, records};
+use kmirror_protocol::error::BatchError;
 use kmirror_protocol::fuzzing;
 
 fn fuzz_dir() -> PathBuf {
@@ -121,4 +123,22 @@ fn fuzz_regression_legacy_negative_length_is_null() {
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].key, None);
     assert_eq!(recs[0].value.as_deref(), Some(&b"w"[..]));
+}
+
+/// Found with the `record_decode` harness (a crafted input; libFuzzer's
+/// malloc limit flags it): a 6.5 KB zstd batch declaring `i32::MAX` records
+/// inflates to 200 MiB of zeros, and `parse_records` reserved
+/// `min(count, bytes / 7)` records up front, a ~3 GiB allocation, before the
+/// first record failed to parse. It now reserves at most 4096 records; the
+/// fuzz build's malloc limit (2 GiB) is what catches a regression.
+#[test]
+fn fuzz_regression_zstd_bomb_does_not_preallocate_records() {
+    let data = input("record_decode", "crash-zstd-bomb-record-prealloc");
+    fuzzing::record_decode(&data);
+    let batch = RecordBatch::new(Bytes::from(data)).unwrap();
+    assert_eq!(batch.records_count(), i32::MAX);
+    assert!(matches!(
+        records::decode_unchecked(&batch),
+        Err(BatchError::BadRecord { index: 0, .. })
+    ));
 }
