@@ -445,7 +445,8 @@ async fn start_partition(
         flow.plan.max_in_flight,
         flow.plan.produce_timeout_ms,
     )
-    .await;
+    .await
+    .with_coalesce_bytes(flow.plan.coalesce_bytes);
     let pf = PartitionFlow {
         tp: tp.clone(),
         state: ClassifyState::new(start),

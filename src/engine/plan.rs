@@ -49,6 +49,9 @@ pub struct FlowPlan {
     pub offset_syncs_on_source: bool,
     /// How long shutdown waits for in-flight produces.
     pub shutdown_drain: Duration,
+    /// Merge small queued batches up to this size while a partition's window
+    /// is full (0 disables; `KMIRROR_COALESCE_BYTES` overrides, for benches).
+    pub coalesce_bytes: usize,
 }
 
 impl FlowPlan {
@@ -91,6 +94,10 @@ impl FlowPlan {
             policy,
             offset_syncs_on_source: true,
             shutdown_drain: Duration::from_secs(8),
+            coalesce_bytes: std::env::var("KMIRROR_COALESCE_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(crate::forward::produce::DEFAULT_COALESCE_BYTES),
         }
     }
 }

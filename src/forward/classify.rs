@@ -50,6 +50,8 @@ pub enum Path {
     Split,
     /// Re-compressed with the codec the target producer asks for.
     Recompressed,
+    /// Several small consecutive batches merged while the window was full.
+    Coalesced,
 }
 
 /// What to do with one fetched batch.

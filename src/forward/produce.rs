@@ -15,7 +15,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kmirror_protocol::batch::builder::BatchBuilder;
+use kmirror_protocol::batch::records;
 use kmirror_protocol::batch::rewrite::{HeaderRewrite, ProducerFields, RewrittenBatch, rewrite};
+use kmirror_protocol::batch::{RecordBatch, TimestampType};
 use kmirror_protocol::client::api::produce::{PendingProduce, ProduceAck, ProduceBatch};
 use kmirror_protocol::client::api::producer_id::ProducerIdentity;
 use kmirror_protocol::client::backoff::{Backoff, BackoffConfig};
@@ -128,6 +131,7 @@ pub struct Mapping {
 enum Entry {
     Batch {
         out: Outgoing,
+        sequence: i32,
         rewritten: RewrittenBatch,
         pending: Option<PendingProduce>,
         release_bytes: usize,
@@ -161,6 +165,9 @@ pub struct PartitionProducer {
     timeout_ms: i32,
     /// Backoff between resends.
     backoff: BackoffConfig,
+    /// While the window is full, consecutive queued batches whose combined
+    /// size stays under this are merged into one (0 disables).
+    coalesce_bytes: usize,
 }
 
 impl std::fmt::Debug for PartitionProducer {
@@ -171,6 +178,40 @@ impl std::fmt::Debug for PartitionProducer {
             .field("window", &self.window.len())
             .finish()
     }
+}
+
+/// Default coalescing limit: small enough that merging costs less than a round trip.
+pub const DEFAULT_COALESCE_BYTES: usize = 64 * 1024;
+
+/// Source offsets of every record of an outgoing batch.
+fn source_offsets(o: &Outgoing) -> Vec<i64> {
+    o.source_offsets
+        .clone()
+        .unwrap_or_else(|| (o.first_source_offset..=o.last_source_offset).collect())
+}
+
+/// One batch holding the records of `a` then `b` (decode path), codec of `a`.
+fn merge(a: &Outgoing, b: &Outgoing) -> Result<Outgoing, BatchError> {
+    let codec = a.batch.compression()?;
+    let mut builder = BatchBuilder::new(codec);
+    for r in records::decode(&a.batch)?
+        .into_iter()
+        .chain(records::decode(&b.batch)?)
+    {
+        builder.push(r);
+    }
+    let batch = RecordBatch::new(builder.build()?)?;
+    let mut offsets = source_offsets(a);
+    offsets.extend(source_offsets(b));
+    let contiguous = offsets.windows(2).all(|w| w[1] == w[0] + 1);
+    Ok(Outgoing {
+        batch,
+        source_offsets: (!contiguous).then_some(offsets),
+        first_source_offset: a.first_source_offset,
+        last_source_offset: b.last_source_offset,
+        next_source_offset: b.next_source_offset,
+        path: Path::Coalesced,
+    })
 }
 
 fn sequence_after(seq: i32, records: i32) -> i32 {
@@ -200,7 +241,14 @@ impl PartitionProducer {
             max_in_flight: max_in_flight.clamp(1, 5),
             timeout_ms,
             backoff: BackoffConfig::default(),
+            coalesce_bytes: DEFAULT_COALESCE_BYTES,
         }
+    }
+
+    /// Sets the coalescing limit (0 disables).
+    pub fn with_coalesce_bytes(mut self, bytes: usize) -> Self {
+        self.coalesce_bytes = bytes;
+        self
     }
 
     /// Entries not yet completed.
@@ -244,6 +292,10 @@ impl PartitionProducer {
     /// Queues a batch: rewrites its header with our producer fields and puts it
     /// on the wire if the window has room (else it waits in the queue).
     pub async fn push(&mut self, out: Outgoing, release_bytes: usize) -> Result<(), ForwardError> {
+        let out = match self.try_coalesce(out, release_bytes) {
+            Ok(()) => return Ok(()),
+            Err(out) => out,
+        };
         let seq = self.next_sequence;
         let rewritten =
             rewrite(&out.batch, &HeaderRewrite::new(self.fields(seq))).map_err(|source| {
@@ -256,12 +308,56 @@ impl PartitionProducer {
         self.next_sequence = sequence_after(seq, out.batch.records_count());
         self.window.push_back(Entry::Batch {
             out,
+            sequence: seq,
             rewritten,
             pending: None,
             release_bytes,
             after_reset: false,
         });
         self.fill().await;
+        Ok(())
+    }
+
+    /// Merges `out` into the last queued, not yet sent batch when the window is
+    /// full and both are small: many tiny source batches would otherwise make
+    /// the target round trip the limit. Gives `out` back when it cannot merge.
+    fn try_coalesce(&mut self, out: Outgoing, release_bytes: usize) -> Result<(), Outgoing> {
+        if self.coalesce_bytes == 0 || self.has_room() {
+            return Err(out);
+        }
+        let Some(Entry::Batch {
+            out: prev,
+            sequence,
+            rewritten,
+            pending: None,
+            release_bytes: prev_release,
+            after_reset: false,
+        }) = self.window.back_mut()
+        else {
+            return Err(out);
+        };
+        if prev.batch.size() + out.batch.size() > self.coalesce_bytes
+            || prev.batch.compression().ok() != out.batch.compression().ok()
+            || prev.batch.timestamp_type() != TimestampType::CreateTime
+            || out.batch.timestamp_type() != TimestampType::CreateTime
+        {
+            return Err(out);
+        }
+        let Ok(merged) = merge(prev, &out) else {
+            return Err(out);
+        };
+        let fields = ProducerFields {
+            producer_id: self.identity.0.producer_id,
+            producer_epoch: self.identity.0.producer_epoch,
+            base_sequence: *sequence,
+        };
+        let Ok(rw) = rewrite(&merged.batch, &HeaderRewrite::new(fields)) else {
+            return Err(out);
+        };
+        self.next_sequence = sequence_after(*sequence, merged.batch.records_count());
+        *prev = merged;
+        *rewritten = rw;
+        *prev_release += release_bytes;
         Ok(())
     }
 
@@ -423,12 +519,14 @@ impl PartitionProducer {
         for e in self.window.iter_mut() {
             if let Entry::Batch {
                 out,
+                sequence,
                 rewritten,
                 pending,
                 after_reset,
                 ..
             } = e
             {
+                *sequence = seq;
                 *pending = None;
                 *rewritten = rewritten.with_producer(fields_for(seq));
                 *after_reset = true;
@@ -479,6 +577,57 @@ impl PartitionProducer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outgoing(first: i64, n: usize, codec: kmirror_protocol::batch::Compression) -> Outgoing {
+        let mut b = BatchBuilder::new(codec);
+        b.base_offset(first);
+        for i in 0..n {
+            b.push(records::Record::new(
+                Some(b"k"),
+                Some(format!("v{i}").as_bytes()),
+                100 + i as i64,
+            ));
+        }
+        Outgoing {
+            batch: RecordBatch::new(b.build().unwrap()).unwrap(),
+            source_offsets: None,
+            first_source_offset: first,
+            last_source_offset: first + n as i64 - 1,
+            next_source_offset: first + n as i64,
+            path: Path::PassThrough,
+        }
+    }
+
+    #[test]
+    fn merge_keeps_records_order_and_source_offsets_across_a_gap() {
+        use kmirror_protocol::batch::Compression;
+        let a = outgoing(10, 2, Compression::Lz4);
+        // A control batch at 12 was dropped in between.
+        let b = outgoing(13, 3, Compression::Lz4);
+        let m = merge(&a, &b).unwrap();
+        assert_eq!(m.batch.records_count(), 5);
+        assert_eq!(m.batch.compression().unwrap(), Compression::Lz4);
+        assert_eq!(m.source_offsets.as_deref(), Some(&[10, 11, 13, 14, 15][..]));
+        assert_eq!(
+            (
+                m.first_source_offset,
+                m.last_source_offset,
+                m.next_source_offset
+            ),
+            (10, 15, 16)
+        );
+        let values: Vec<_> = records::decode(&m.batch)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.value.unwrap())
+            .collect();
+        assert_eq!(
+            values,
+            ["v0", "v1", "v0", "v1", "v2"]
+                .map(bytes::Bytes::from)
+                .to_vec()
+        );
+    }
 
     #[test]
     fn sequences_wrap_like_kafka() {

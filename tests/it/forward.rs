@@ -467,3 +467,31 @@ async fn read_partition0_raw(b: &Broker, topic: &str) -> Vec<u8> {
         .unwrap();
     resp.into_iter().flat_map(|p| p.records.to_vec()).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_batches_are_coalesced_while_the_window_is_full() {
+    use kmirror_protocol::batch::{RawBatch, batches};
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("tiny");
+    create(&client(&a).await, &t, 1).await;
+    let recs = sample_records(300, 1);
+    // One record per produce request: 300 source batches.
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs,
+        "config": {"linger.ms": 0, "compression.type": "lz4"}, "flush_each": true}),
+    );
+    let flow = Running::start(fast_plan(&a, "A", &b, "B"));
+    let remote = format!("A.{t}");
+    assert_same(
+        &wait_for_records(&b, &remote, 1, recs.len()).await,
+        &recs,
+        1,
+    );
+    flow.stop().await;
+    let n_batches = batches(bytes::Bytes::from(read_partition0_raw(&b, &remote).await))
+        .filter(|r| matches!(r, Ok(RawBatch::V2(_))))
+        .count();
+    eprintln!("300 one-record source batches arrived as {n_batches} target batches");
+    assert!(n_batches < 300, "no coalescing: {n_batches} batches");
+}
