@@ -293,6 +293,12 @@ async fn ensure_topic(
     match r.into_iter().next().map(|(_, r)| r) {
         Some(Ok(())) | None => {}
         Some(Err(e)) if e.code() == Some(ResponseError::TopicAlreadyExists) => {}
+        Some(Err(e)) if e.code() == Some(ResponseError::InvalidReplicationFactor) && rf != -1 => {
+            // A small cluster (fewer brokers than the configured factor): an
+            // internal topic must exist for progress to be saved at all.
+            tracing::warn!(topic, replication_factor = rf, error = %e, "retrying with the broker's default replication factor");
+            return Box::pin(ensure_topic(client, topic, partitions, -1, compact)).await;
+        }
         Some(Err(e)) => return Err(e),
     }
     let topics = [topic.to_owned()];

@@ -170,3 +170,44 @@ fn version_and_help() {
     let out = kmirror().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("check"));
 }
+
+/// `kmirror check` on every example of the seed document matches the
+/// checked-in `.expected` output (`KMIRROR_BLESS=1` rewrites them).
+#[test]
+fn check_output_on_seed_examples_matches_expected() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("properties") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let out = kmirror()
+            .current_dir(dir)
+            .arg("check")
+            .arg(&name)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        let text = format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = path.with_extension("expected");
+        if std::env::var("KMIRROR_BLESS").is_ok() {
+            std::fs::write(&expected, &text).unwrap();
+        }
+        let want = std::fs::read_to_string(&expected).unwrap_or_default();
+        assert_eq!(
+            text,
+            want,
+            "{name}: kmirror check output differs from {}",
+            expected.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "seed examples found: {checked}");
+}
