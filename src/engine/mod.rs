@@ -253,6 +253,7 @@ fn log_stats(flow: &Flow) {
         batches_rebuilt = s.batches_rebuilt.load(Ordering::Relaxed),
         batches_dropped = s.batches_dropped.load(Ordering::Relaxed),
         possible_duplicates = s.possible_duplicates.load(Ordering::Relaxed),
+        lag_records = s.total_lag(),
         buffered_bytes = flow.total.load(Ordering::Relaxed),
         "replication progress"
     );

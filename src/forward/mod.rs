@@ -47,6 +47,15 @@ pub struct FlowStats {
     pub batches_dropped: AtomicU64,
     /// Records sent again after a producer reset (possible duplicates).
     pub possible_duplicates: AtomicU64,
+    /// Per partition: source high watermark minus acknowledged position.
+    pub lag: std::sync::Mutex<std::collections::BTreeMap<Tp, i64>>,
+}
+
+impl FlowStats {
+    /// Total lag in records over all partitions.
+    pub fn total_lag(&self) -> i64 {
+        self.lag.lock().map(|l| l.values().sum()).unwrap_or(0)
+    }
 }
 
 /// The per-partition loop: take fetched chunks, classify, produce, and hand
@@ -154,6 +163,14 @@ impl PartitionFlow {
 
     fn complete(&mut self, done: Completed) -> i64 {
         self.hub.completed(&self.tp, &done);
+        if let Ok(mut lag) = self.stats.lag.lock() {
+            // tansu 0.6.0 reports the last batch's base offset + 1 as the
+            // high watermark, which can sit below our position: clamp at 0.
+            lag.insert(
+                self.tp.clone(),
+                (self.high_watermark - done.next_source_offset).max(0),
+            );
+        }
         self.release(done.release_bytes);
         if let Some(m) = &done.mapping {
             self.stats
