@@ -5,6 +5,8 @@
 //! - [`policy`]: replication policies and topic/group filters.
 //! - [`forward`]: the data path (fetch → classify → rewrite → produce).
 //! - [`internal_topics`]: MM2's byte formats (heartbeats, checkpoints, offset syncs).
+//! - [`sync`]: leaves beside the data path (heartbeats, checkpoints, configs, ACLs).
+//! - [`engine`], [`cli`]: wiring and the command line.
 
 pub mod cli;
 pub mod config;
@@ -12,3 +14,4 @@ pub mod engine;
 pub mod forward;
 pub mod internal_topics;
 pub mod policy;
+pub mod sync;

@@ -4,6 +4,7 @@
 //!
 //! Shutdown order: stop fetching, let in-flight produces finish, save progress.
 
+pub mod leaves;
 pub mod plan;
 
 use std::collections::{BTreeMap, HashMap};
@@ -185,6 +186,17 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         let c = hub_cancel.clone();
         tokio::spawn(async move { hub.run(c).await })
     };
+    let leaf_cancel = CancellationToken::new();
+    let mut leaf_tasks = JoinSet::new();
+    leaves::spawn_leaves(
+        &leaves::LeafContext {
+            plan: plan.clone(),
+            source: source.clone(),
+            target: target.clone(),
+        },
+        &mut leaf_tasks,
+        &leaf_cancel,
+    );
     let mut flow = Flow {
         plan,
         source,
@@ -233,6 +245,8 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     {
         tracing::warn!(flow = %flow.name(), "in-flight produces did not finish in time; unacknowledged records will be re-sent on restart");
     }
+    leaf_cancel.cancel();
+    while leaf_tasks.join_next().await.is_some() {}
     hub_cancel.cancel();
     let _ = hub_task.await;
     let _ = fetch_task.await;

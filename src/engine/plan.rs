@@ -52,6 +52,10 @@ pub struct FlowPlan {
     /// Merge small queued batches up to this size while a partition's window
     /// is full (0 disables; `KMIRROR_COALESCE_BYTES` overrides, for benches).
     pub coalesce_bytes: usize,
+    /// Every MM2 setting of the flow (groups, intervals, sync switches...), for
+    /// the leaf modules under `sync/`. `None` only if the aliases given to
+    /// [`FlowPlan::with_defaults`] are not valid MM2 aliases.
+    pub config: Option<std::sync::Arc<crate::config::mm2::FlowConfig>>,
 }
 
 impl FlowPlan {
@@ -98,8 +102,22 @@ impl FlowPlan {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(crate::forward::produce::DEFAULT_COALESCE_BYTES),
+            config: default_flow_config(source_alias, target_alias),
         }
     }
+}
+
+/// MM2's defaults for `source->target`, by parsing a minimal MM2 file.
+fn default_flow_config(
+    source: &str,
+    target: &str,
+) -> Option<std::sync::Arc<crate::config::mm2::FlowConfig>> {
+    let text = format!(
+        "clusters = {source}, {target}\n{source}.bootstrap.servers = localhost:9092\n\
+         {target}.bootstrap.servers = localhost:9092\n{source}->{target}.enabled = true\n"
+    );
+    let cfg = crate::config::mm2::parse_str(&text, "<defaults>").ok()?;
+    cfg.flow(source, target).cloned().map(std::sync::Arc::new)
 }
 
 /// kmirror's progress topic on the target for flows from `source_alias`
@@ -205,6 +223,7 @@ impl FlowPlan {
                 })
         };
         let mut plan = Self::with_defaults(&f.source, "", &f.target, "");
+        plan.config = Some(std::sync::Arc::new(f.clone()));
         plan.source_bootstrap = bootstrap(&f.source)?;
         plan.target_bootstrap = bootstrap(&f.target)?;
         plan.source_client = client_config(&name, &f.source_consumer)?;
@@ -297,5 +316,18 @@ impl FlowPlan {
             plan.policy.offset_syncs_topic(&f.source)
         };
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_carry_mm2_flow_settings() {
+        let p = FlowPlan::with_defaults("A", "127.0.0.1:1", "B", "127.0.0.1:2");
+        let c = p.config.expect("defaults parse");
+        assert_eq!(c.emit_checkpoints_interval, Duration::from_secs(60));
+        assert_eq!((c.source.as_str(), c.target.as_str()), ("A", "B"));
     }
 }
