@@ -7,7 +7,9 @@
 //!   `org.apache.kafka.common.resource.{ResourceType,PatternType}` for the codes.
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
-use kafka_protocol::messages::{ApiKey, CreateAclsRequest, DescribeAclsRequest};
+use kafka_protocol::messages::{
+    ApiKey, CreateAclsRequest, CreateAclsResponse, DescribeAclsRequest, DescribeAclsResponse,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::client::cluster::check_code;
@@ -184,7 +186,8 @@ impl Default for AclFilter {
     }
 }
 
-fn describe_acls_request(filter: &AclFilter) -> DescribeAclsRequest {
+/// The DescribeAcls request [`Client::describe_acls`] sends for `filter`.
+pub fn describe_acls_request(filter: &AclFilter) -> DescribeAclsRequest {
     let s = |o: &Option<String>| o.as_ref().map(|v| StrBytes::from_string(v.clone()));
     DescribeAclsRequest::default()
         .with_resource_type_filter(filter.resource_type.code())
@@ -221,33 +224,72 @@ fn acl_name(b: &AclBinding) -> String {
     )
 }
 
+/// The bindings of a DescribeAcls answer of `broker`, or its error (a broker
+/// without an authorizer answers `SECURITY_DISABLED`).
+pub fn describe_acls_results(
+    resp: &DescribeAclsResponse,
+    broker: &str,
+) -> Result<Vec<AclBinding>, ClientError> {
+    check_code::<DescribeAclsRequest>(
+        resp.error_code,
+        broker,
+        || None,
+        resp.error_message.as_ref(),
+    )?;
+    Ok(resp
+        .resources
+        .iter()
+        .flat_map(|r| {
+            r.acls.iter().map(move |a| AclBinding {
+                resource_type: ResourceType::from_code(r.resource_type),
+                resource_name: r.resource_name.as_str().to_owned(),
+                pattern_type: PatternType::from_code(r.pattern_type),
+                principal: a.principal.as_str().to_owned(),
+                host: a.host.as_str().to_owned(),
+                operation: AclOperation::from_code(a.operation),
+                permission: AclPermissionType::from_code(a.permission_type),
+            })
+        })
+        .collect())
+}
+
+/// The CreateAcls request [`Client::create_acls`] sends for `bindings`.
+pub fn create_acls_request(bindings: &[AclBinding]) -> CreateAclsRequest {
+    CreateAclsRequest::default().with_creations(bindings.iter().map(acl_creation).collect())
+}
+
+/// One result per binding, in request order (the CreateAclsResponse schema),
+/// from a CreateAcls answer of `broker`.
+pub fn create_acls_results(
+    bindings: &[AclBinding],
+    resp: &CreateAclsResponse,
+    broker: &str,
+) -> Vec<Result<(), ClientError>> {
+    bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| match resp.results.get(i) {
+            Some(r) => check_code::<CreateAclsRequest>(
+                r.error_code,
+                broker,
+                || Some(acl_name(b)),
+                r.error_message.as_ref(),
+            ),
+            None => Err(ClientError::MissingInResponse {
+                api: ApiKey::CreateAcls,
+                resource: acl_name(b),
+            }),
+        })
+        .collect()
+}
+
 impl Client {
     /// The ACLs matching `filter`. A broker without an authorizer answers
     /// `SECURITY_DISABLED` (check [`ClientError::code`]).
     pub async fn describe_acls(&self, filter: AclFilter) -> Result<Vec<AclBinding>, ClientError> {
         let req = describe_acls_request(&filter);
         let (broker, resp) = self.send_controller(&req).await?;
-        check_code::<DescribeAclsRequest>(
-            resp.error_code,
-            &broker,
-            || None,
-            resp.error_message.as_ref(),
-        )?;
-        Ok(resp
-            .resources
-            .iter()
-            .flat_map(|r| {
-                r.acls.iter().map(move |a| AclBinding {
-                    resource_type: ResourceType::from_code(r.resource_type),
-                    resource_name: r.resource_name.as_str().to_owned(),
-                    pattern_type: PatternType::from_code(r.pattern_type),
-                    principal: a.principal.as_str().to_owned(),
-                    host: a.host.as_str().to_owned(),
-                    operation: AclOperation::from_code(a.operation),
-                    permission: AclPermissionType::from_code(a.permission_type),
-                })
-            })
-            .collect())
+        describe_acls_results(&resp, &broker)
     }
 
     /// Creates ACLs; one result per binding, in order. Filter-only values
@@ -259,26 +301,9 @@ impl Client {
         if bindings.is_empty() {
             return Ok(Vec::new());
         }
-        let req = CreateAclsRequest::default()
-            .with_creations(bindings.iter().map(acl_creation).collect());
+        let req = create_acls_request(bindings);
         let (broker, resp) = self.send_controller(&req).await?;
-        // Results come back in request order (CreateAclsResponse schema).
-        Ok(bindings
-            .iter()
-            .enumerate()
-            .map(|(i, b)| match resp.results.get(i) {
-                Some(r) => check_code::<CreateAclsRequest>(
-                    r.error_code,
-                    &broker,
-                    || Some(acl_name(b)),
-                    r.error_message.as_ref(),
-                ),
-                None => Err(ClientError::MissingInResponse {
-                    api: ApiKey::CreateAcls,
-                    resource: acl_name(b),
-                }),
-            })
-            .collect())
+        Ok(create_acls_results(bindings, &resp, &broker))
     }
 }
 

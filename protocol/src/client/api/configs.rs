@@ -13,7 +13,8 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
+    AlterConfigsRequest, AlterConfigsResponse, ApiKey, DescribeConfigsRequest,
+    DescribeConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 
@@ -154,8 +155,9 @@ fn topic_resource(topic: &str) -> String {
     format!("topic {topic}")
 }
 
-/// The DescribeConfigs request for `topics` (all keys, no synonyms, no docs).
-fn describe_topic_configs_request(topics: &[String]) -> DescribeConfigsRequest {
+/// The DescribeConfigs request for `topics` (all keys, no synonyms, no docs)
+/// that [`Client::describe_topic_configs`] sends.
+pub fn describe_topic_configs_request(topics: &[String]) -> DescribeConfigsRequest {
     DescribeConfigsRequest::default()
         .with_resources(
             topics
@@ -172,8 +174,9 @@ fn describe_topic_configs_request(topics: &[String]) -> DescribeConfigsRequest {
         .with_include_documentation(false)
 }
 
-/// The IncrementalAlterConfigs request for `ops`.
-fn incremental_alter_request(
+/// The IncrementalAlterConfigs request for `ops` that
+/// [`Client::incremental_alter_topic_configs`] sends.
+pub fn incremental_alter_request(
     ops: &[(String, Vec<AlterOp>)],
     validate_only: bool,
 ) -> IncrementalAlterConfigsRequest {
@@ -206,8 +209,11 @@ fn incremental_alter_request(
         .with_validate_only(validate_only)
 }
 
-/// The legacy AlterConfigs request replacing each topic's whole config.
-fn alter_configs_request(topic_configs: &[(String, Vec<(String, String)>)]) -> AlterConfigsRequest {
+/// The legacy AlterConfigs request replacing each topic's whole config, as
+/// [`Client::alter_topic_configs`] sends it.
+pub fn alter_configs_request(
+    topic_configs: &[(String, Vec<(String, String)>)],
+) -> AlterConfigsRequest {
     AlterConfigsRequest::default()
         .with_resources(
             topic_configs
@@ -256,22 +262,18 @@ fn per_topic<'a, R: Request>(
         .collect()
 }
 
-impl Client {
-    /// Describes the configs of `topics`, in the order given. The outer error
-    /// is a failed exchange; each topic carries its own Kafka error.
-    pub async fn describe_topic_configs(
-        &self,
-        topics: &[String],
-    ) -> Result<Vec<TopicConfigs>, ClientError> {
-        if topics.is_empty() {
-            return Ok(Vec::new());
-        }
-        let req = describe_topic_configs_request(topics);
-        let (broker, resp) = self.send_controller(&req).await?;
-        Ok(topics
-            .iter()
-            .map(|topic| {
-                let entries = match resp.results.iter().find(|r| {
+/// The configs of each topic asked for, in order, from a DescribeConfigs
+/// answer of `broker`; a topic missing from the answer is an error.
+pub fn describe_topic_configs_results(
+    topics: &[String],
+    resp: &DescribeConfigsResponse,
+    broker: &str,
+) -> Vec<TopicConfigs> {
+    topics
+        .iter()
+        .map(|topic| {
+            let entries =
+                match resp.results.iter().find(|r| {
                     r.resource_type == RESOURCE_TOPIC && r.resource_name.as_str() == topic
                 }) {
                     None => Err(ClientError::MissingInResponse {
@@ -280,7 +282,7 @@ impl Client {
                     }),
                     Some(r) => check_code::<DescribeConfigsRequest>(
                         r.error_code,
-                        &broker,
+                        broker,
                         || Some(topic_resource(topic)),
                         r.error_message.as_ref(),
                     )
@@ -297,12 +299,71 @@ impl Client {
                             .collect()
                     }),
                 };
-                TopicConfigs {
-                    topic: topic.clone(),
-                    entries,
-                }
-            })
-            .collect())
+            TopicConfigs {
+                topic: topic.clone(),
+                entries,
+            }
+        })
+        .collect()
+}
+
+/// One result per topic asked for, in order, from an IncrementalAlterConfigs
+/// answer of `broker`.
+pub fn incremental_alter_results(
+    ops: &[(String, Vec<AlterOp>)],
+    resp: &IncrementalAlterConfigsResponse,
+    broker: &str,
+) -> Vec<(String, Result<(), ClientError>)> {
+    let answers: Vec<_> = resp
+        .responses
+        .iter()
+        .filter(|r| r.resource_type == RESOURCE_TOPIC)
+        .map(|r| {
+            (
+                r.resource_name.as_str(),
+                r.error_code,
+                r.error_message.as_ref(),
+            )
+        })
+        .collect();
+    per_topic::<IncrementalAlterConfigsRequest>(ops.iter().map(|(t, _)| t), &answers, broker)
+}
+
+/// One result per topic asked for, in order, from a legacy AlterConfigs
+/// answer of `broker`.
+pub fn alter_configs_results(
+    topic_configs: &[(String, Vec<(String, String)>)],
+    resp: &AlterConfigsResponse,
+    broker: &str,
+) -> Vec<(String, Result<(), ClientError>)> {
+    let answers: Vec<_> = resp
+        .responses
+        .iter()
+        .filter(|r| r.resource_type == RESOURCE_TOPIC)
+        .map(|r| {
+            (
+                r.resource_name.as_str(),
+                r.error_code,
+                r.error_message.as_ref(),
+            )
+        })
+        .collect();
+    per_topic::<AlterConfigsRequest>(topic_configs.iter().map(|(t, _)| t), &answers, broker)
+}
+
+impl Client {
+    /// Describes the configs of `topics`, in the order given. The outer error
+    /// is a failed exchange; each topic carries its own Kafka error.
+    pub async fn describe_topic_configs(
+        &self,
+        topics: &[String],
+    ) -> Result<Vec<TopicConfigs>, ClientError> {
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = describe_topic_configs_request(topics);
+        let (broker, resp) = self.send_controller(&req).await?;
+        Ok(describe_topic_configs_results(topics, &resp, &broker))
     }
 
     /// Applies per-key changes to topic configs (IncrementalAlterConfigs), one
@@ -318,23 +379,7 @@ impl Client {
         }
         let req = incremental_alter_request(ops, validate_only);
         let (broker, resp) = self.send_controller(&req).await?;
-        let answers: Vec<_> = resp
-            .responses
-            .iter()
-            .filter(|r| r.resource_type == RESOURCE_TOPIC)
-            .map(|r| {
-                (
-                    r.resource_name.as_str(),
-                    r.error_code,
-                    r.error_message.as_ref(),
-                )
-            })
-            .collect();
-        Ok(per_topic::<IncrementalAlterConfigsRequest>(
-            ops.iter().map(|(t, _)| t),
-            &answers,
-            &broker,
-        ))
+        Ok(incremental_alter_results(ops, &resp, &broker))
     }
 
     /// Replaces the whole config of each topic with the given keys (legacy
@@ -349,23 +394,7 @@ impl Client {
         }
         let req = alter_configs_request(topic_configs);
         let (broker, resp) = self.send_controller(&req).await?;
-        let answers: Vec<_> = resp
-            .responses
-            .iter()
-            .filter(|r| r.resource_type == RESOURCE_TOPIC)
-            .map(|r| {
-                (
-                    r.resource_name.as_str(),
-                    r.error_code,
-                    r.error_message.as_ref(),
-                )
-            })
-            .collect();
-        Ok(per_topic::<AlterConfigsRequest>(
-            topic_configs.iter().map(|(t, _)| t),
-            &answers,
-            &broker,
-        ))
+        Ok(alter_configs_results(topic_configs, &resp, &broker))
     }
 
     /// True when the broker speaks IncrementalAlterConfigs (Kafka 2.3+), from
