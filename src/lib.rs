@@ -13,5 +13,6 @@ pub mod config;
 pub mod engine;
 pub mod forward;
 pub mod internal_topics;
+pub mod metrics;
 pub mod policy;
 pub mod sync;

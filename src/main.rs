@@ -19,7 +19,11 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async {
         match &cli.command {
-            Command::Run { config, clusters } => kmirror::cli::run::run(config, clusters).await,
+            Command::Run {
+                config,
+                clusters,
+                metrics_addr,
+            } => kmirror::cli::run::run(config, clusters, metrics_addr.as_deref()).await,
             Command::Check { config, connect } => kmirror::cli::check::run(config, *connect).await,
         }
     });

@@ -38,6 +38,9 @@ pub enum Command {
         /// Only run flows whose target is one of these aliases (MM2's --clusters).
         #[arg(long, num_args = 1..)]
         clusters: Vec<String>,
+        /// Serve /metrics, /status and /healthz here (or `metrics.addr` in the file).
+        #[arg(long)]
+        metrics_addr: Option<String>,
     },
     /// Validate a config file and print its flows and effective settings.
     Check {

@@ -2,6 +2,7 @@
 //! until SIGTERM or SIGINT, then stop in order and exit 0.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tokio::task::JoinSet;
@@ -9,9 +10,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::mm2;
 use crate::engine::{FlowPlan, run_flow};
+use crate::metrics::Metrics;
+
+/// `metrics.addr` from the file (kmirror's own top-level key).
+fn file_metrics_addr(config: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(config).ok()?;
+    crate::config::properties::parse(&text)
+        .into_iter()
+        .rev()
+        .find(|e| e.key == "metrics.addr")
+        .map(|e| e.value.trim().to_owned())
+}
 
 /// Runs the flows of `config` whose target is in `clusters` (all when empty).
-pub async fn run(config: &Path, clusters: &[String]) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Path,
+    clusters: &[String],
+    metrics_addr: Option<&str>,
+) -> anyhow::Result<()> {
     let cfg = match mm2::load(config) {
         Ok(c) => c,
         Err(errs) => {
@@ -52,8 +68,19 @@ pub async fn run(config: &Path, clusters: &[String]) -> anyhow::Result<()> {
         );
     }
     let cancel = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
+    let addr = metrics_addr
+        .map(str::to_owned)
+        .or_else(|| file_metrics_addr(config));
+    if let Some(addr) = addr {
+        let bound = crate::metrics::http::serve(&addr, Arc::clone(&metrics), cancel.clone())
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        tracing::info!(%bound, "serving /metrics, /status and /healthz");
+    }
     let mut flows = JoinSet::new();
-    for p in plans {
+    for mut p in plans {
+        p.metrics = Arc::clone(&metrics);
         tracing::info!(flow = %p.name(), "starting flow");
         flows.spawn(run_flow(p, cancel.child_token()));
     }

@@ -235,6 +235,8 @@ macro_rules! spec {
 static SPECS: &[Spec] = &[
     // MirrorMakerConfig (driver).
     spec!("clusters", T, Ty::List),
+    // kmirror's own: where `kmirror run` serves /metrics, /status and /healthz.
+    spec!("metrics.addr", T, Ty::Str),
     spec!(
         "dedicated.mode.enable.internal.rest",
         T,

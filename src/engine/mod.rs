@@ -108,6 +108,7 @@ pub async fn connect_with_retry(
 /// Runs one flow until `cancel`; returns after progress is saved.
 pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), EngineError> {
     let flow_name = plan.name();
+    plan.metrics.flow_registered(&flow_name);
     let Some(source) = connect_with_retry(
         &plan.source_bootstrap,
         plan.source_client.clone(),
@@ -186,6 +187,14 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         let c = hub_cancel.clone();
         tokio::spawn(async move { hub.run(c).await })
     };
+    plan.metrics.flow_health(&flow_name, true, None);
+    let probe_task = tokio::spawn(probe_health(
+        flow_name.clone(),
+        source.clone(),
+        target.clone(),
+        Arc::clone(&plan.metrics),
+        hub_cancel.clone(),
+    ));
     let leaf_cancel = CancellationToken::new();
     let mut leaf_tasks = JoinSet::new();
     leaves::spawn_leaves(
@@ -212,7 +221,8 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     let mut partitions: JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)> =
         JoinSet::new();
     let mut refresh = tokio::time::interval(flow.plan.refresh_topics_interval);
-    let mut report = tokio::time::interval(Duration::from_secs(30));
+    let mut last_report = LastReport::default();
+    let mut report = tokio::time::interval(flow.plan.report_interval);
     report.tick().await;
     loop {
         tokio::select! {
@@ -222,7 +232,10 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                     tracing::warn!(flow = %flow.name(), error = %e, "topic discovery failed; will retry");
                 }
             }
-            _ = report.tick() => log_stats(&flow),
+            _ = report.tick() => {
+                log_rates(&flow, &mut last_report);
+                log_stats(&flow);
+            }
             Some(res) = partitions.join_next() => {
                 if let Ok((tp, Err(e))) = res {
                     // Restart from the last acknowledged position: nothing skipped.
@@ -249,12 +262,80 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     while leaf_tasks.join_next().await.is_some() {}
     hub_cancel.cancel();
     let _ = hub_task.await;
+    let _ = probe_task.await;
     let _ = fetch_task.await;
     if let Err(e) = flow.hub.flush().await {
         tracing::error!(flow = %flow.name(), error = %e, "saving progress at shutdown failed; records since the last save will be re-sent");
     }
     log_stats(&flow);
     Ok(())
+}
+
+/// Every 2 s, asks both clusters for broker metadata: `/healthz` reports a
+/// flow whose source or target stops answering.
+async fn probe_health(
+    flow: String,
+    source: Client,
+    target: Client,
+    metrics: Arc<crate::metrics::Metrics>,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let probe = |c: &Client| {
+            let c = c.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(5), c.refresh_metadata(Some(&[]))).await
+            }
+        };
+        let (s, t) = tokio::join!(probe(&source), probe(&target));
+        let reason = match (s, t) {
+            (Ok(Ok(_)), Ok(Ok(_))) => None,
+            (Ok(Ok(_)), Ok(Err(e))) => Some(format!("target unreachable: {e}")),
+            (Ok(Err(e)), _) => Some(format!("source unreachable: {e}")),
+            (Err(_), _) => Some("source metadata request timed out".to_owned()),
+            (_, Err(_)) => Some("target metadata request timed out".to_owned()),
+        };
+        metrics.flow_health(&flow, reason.is_none(), reason);
+    }
+}
+
+/// Records and bytes at the previous report, for rates.
+#[derive(Debug, Default, Clone, Copy)]
+struct LastReport {
+    at: Option<tokio::time::Instant>,
+    records: u64,
+    bytes: u64,
+}
+
+fn log_rates(flow: &Flow, last: &mut LastReport) {
+    let s = &flow.stats;
+    let now = tokio::time::Instant::now();
+    let records = s.records.load(Ordering::Relaxed);
+    let bytes = s.bytes.load(Ordering::Relaxed);
+    if let Some(at) = last.at {
+        let secs = now.duration_since(at).as_secs_f64().max(1e-3);
+        let rps = (records - last.records) as f64 / secs;
+        let mbps = (bytes - last.bytes) as f64 / secs / 1e6;
+        let lag = s.total_lag();
+        let eta = if lag == 0 {
+            "caught up".to_owned()
+        } else if rps > 0.0 {
+            format!("{:.0} s", lag as f64 / rps)
+        } else {
+            "unknown (no progress)".to_owned()
+        };
+        tracing::info!(flow = %flow.name(), records_per_s = format!("{rps:.0}"), mb_per_s = format!("{mbps:.2}"), lag_records = lag, eta = %eta, "replication rate");
+    }
+    *last = LastReport {
+        at: Some(now),
+        records,
+        bytes,
+    };
 }
 
 fn log_stats(flow: &Flow) {
@@ -479,6 +560,16 @@ async fn start_partition(
         total: Arc::clone(&flow.total),
         stats: Arc::clone(&flow.stats),
         high_watermark: -1,
+        labels: crate::metrics::PartitionLabels {
+            source: flow.plan.source_alias.clone(),
+            target: flow.plan.target_alias.clone(),
+            topic: flow
+                .plan
+                .policy
+                .format_remote_topic(&flow.plan.source_alias, &tp.0),
+            partition: tp.1,
+        },
+        metrics: Arc::clone(&flow.plan.metrics),
     };
     flow.fetcher.add(Slot {
         tp: tp.clone(),

@@ -56,6 +56,10 @@ pub struct FlowPlan {
     /// the leaf modules under `sync/`. `None` only if the aliases given to
     /// [`FlowPlan::with_defaults`] are not valid MM2 aliases.
     pub config: Option<std::sync::Arc<crate::config::mm2::FlowConfig>>,
+    /// Where metric events go (shared by every flow of a process).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// How often the progress summary is logged.
+    pub report_interval: Duration,
 }
 
 impl FlowPlan {
@@ -103,6 +107,8 @@ impl FlowPlan {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(crate::forward::produce::DEFAULT_COALESCE_BYTES),
             config: default_flow_config(source_alias, target_alias),
+            metrics: std::sync::Arc::default(),
+            report_interval: Duration::from_secs(30),
         }
     }
 }

@@ -27,7 +27,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use classify::{ClassifyConfig, ClassifyState, Decision, Path};
+use classify::{ClassifyConfig, ClassifyState, Decision, DropReason, Path};
+use kmirror_protocol::batch::RawBatch;
+
+use crate::metrics::{Metrics, PartitionLabels};
 use fetch::Chunk;
 use produce::{Completed, ForwardError, PartitionProducer};
 use progress::{ProgressHub, Tp};
@@ -82,6 +85,23 @@ pub struct PartitionFlow {
     pub stats: Arc<FlowStats>,
     /// Last source high watermark seen.
     pub high_watermark: i64,
+    /// Metric labels of the remote partition.
+    pub labels: PartitionLabels,
+    /// Where metric events go.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Metric `path` and `reason` labels of a forwarded batch.
+fn path_labels(p: Path) -> (&'static str, &'static str) {
+    match p {
+        Path::PassThrough => ("passthrough", ""),
+        Path::UpConverted => ("rebuilt", "legacy_magic"),
+        Path::Renumbered => ("rebuilt", "compacted"),
+        Path::Trimmed => ("rebuilt", "straddles_start"),
+        Path::Split => ("rebuilt", "too_large"),
+        Path::Recompressed => ("rebuilt", "codec_change"),
+        Path::Coalesced => ("rebuilt", "coalesced"),
+    }
 }
 
 impl PartitionFlow {
@@ -118,6 +138,17 @@ impl PartitionFlow {
         let mut release = Some(chunk.bytes);
         for (i, raw) in chunk.batches.into_iter().enumerate() {
             let last = i + 1 == n;
+            if let RawBatch::V2(b) = &raw
+                && !b.is_control()
+                && b.last_offset() >= self.state.next_source_offset
+            {
+                self.metrics.batch_fetched(
+                    &self.labels,
+                    b.records_count().max(0) as u64,
+                    b.base_timestamp(),
+                    b.max_timestamp(),
+                );
+            }
             let decision =
                 self.state
                     .classify(raw, &self.config)
@@ -149,6 +180,18 @@ impl PartitionFlow {
                     reason,
                 } => {
                     self.stats.batches_dropped.fetch_add(1, Ordering::Relaxed);
+                    let why = match reason {
+                        DropReason::AlreadyForwarded => "already_forwarded",
+                        DropReason::Control => "control",
+                        DropReason::Empty => "empty",
+                        DropReason::Aborted => "aborted",
+                    };
+                    self.metrics.count_batch(
+                        &self.labels.source,
+                        &self.labels.target,
+                        "dropped",
+                        why,
+                    );
                     tracing::trace!(?reason, next_source_offset, "batch dropped");
                     let rel = if last { release.take().unwrap_or(0) } else { 0 };
                     self.producer.skip(next_source_offset, rel);
@@ -172,7 +215,25 @@ impl PartitionFlow {
             );
         }
         self.release(done.release_bytes);
+        self.metrics.position(
+            &self.labels,
+            done.next_source_offset,
+            self.high_watermark,
+            self.producer.oldest_timestamp(),
+        );
         if let Some(m) = &done.mapping {
+            let (path, reason) = path_labels(m.path);
+            self.metrics.batch_acked(
+                &self.labels,
+                &crate::metrics::AckedBatch {
+                    records: m.records as u64,
+                    bytes: m.bytes as u64,
+                    base_timestamp: m.base_timestamp,
+                    max_timestamp: m.max_timestamp,
+                    path,
+                    reason,
+                },
+            );
             self.stats
                 .records
                 .fetch_add(m.records as u64, Ordering::Relaxed);

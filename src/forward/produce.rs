@@ -121,6 +121,8 @@ pub struct Mapping {
     pub bytes: usize,
     /// Max timestamp of the batch (for record age).
     pub max_timestamp: i64,
+    /// First timestamp of the batch.
+    pub base_timestamp: i64,
     /// How the batch was forwarded.
     pub path: Path,
     /// Records that may have been written twice (producer reset while unacknowledged).
@@ -554,11 +556,22 @@ impl PartitionProducer {
                 records: out.batch.records_count(),
                 bytes: rewritten.len(),
                 max_timestamp: out.batch.max_timestamp(),
+                base_timestamp: out.batch.base_timestamp(),
                 path: out.path,
                 possible_duplicates: after_reset,
             }),
             release_bytes,
         }
+    }
+
+    /// Timestamp of the oldest record not yet acknowledged (recovery point).
+    pub fn oldest_timestamp(&self) -> Option<i64> {
+        self.window.iter().find_map(|e| match e {
+            Entry::Batch { out, .. } => {
+                Some(out.batch.base_timestamp().min(out.batch.max_timestamp()))
+            }
+            Entry::Skip { .. } => None,
+        })
     }
 
     /// Adopts a newer producer identity before the next new batch (another

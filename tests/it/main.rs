@@ -2,6 +2,8 @@
 
 mod cli;
 mod forward;
+mod fuzz_corpus;
 #[allow(dead_code)] // helpers used as scenarios land
 mod harness;
+mod metrics;
 mod protocol;

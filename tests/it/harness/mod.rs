@@ -113,6 +113,46 @@ impl Broker {
         panic!("tansu did not start");
     }
 
+    /// Stops a spawned broker (its data is lost: memory storage).
+    pub fn stop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts a stopped spawned broker again on the same port.
+    pub fn restart(&mut self) {
+        let port = self
+            .bootstrap
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_bin())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn tansu");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && TcpStream::connect(&self.bootstrap).is_err() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// True when this is a spawned tansu (whose known gaps tests must report).
     pub fn is_tansu(&self) -> bool {
         self.child.is_some()

@@ -1,0 +1,115 @@
+//! The metrics endpoint on a running flow: counts, lag, status and health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kmirror::metrics::Metrics;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::forward::{Running, fast_plan, wait_for_records};
+use crate::harness::{Broker, oracle, topic_name};
+use crate::protocol::{client, create, sample_records};
+
+/// GET `path` from `addr`; returns (status code, body).
+pub async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (code, body)
+}
+
+/// Sum of a metric's samples whose labels contain `filter`.
+pub fn sum_metric(text: &str, name: &str, filter: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(filter))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() {
+    let a = Broker::start(1);
+    let mut b = Broker::start(2);
+    let t = topic_name("metrics");
+    create(&client(&a).await, &t, 3).await;
+    let recs = sample_records(240, 3);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs}));
+    let metrics = Arc::new(Metrics::default());
+    let cancel = CancellationToken::new();
+    let addr = kmirror::metrics::http::serve("127.0.0.1:0", Arc::clone(&metrics), cancel.clone())
+        .await
+        .unwrap()
+        .to_string();
+    // Every family is declared before the first series.
+    let (code, text) = http_get(&addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("# TYPE kmirror_record_count counter"),
+        "{text}"
+    );
+    assert_eq!(http_get(&addr, "/healthz").await.0, 503, "no flow yet");
+    let mut plan = fast_plan(&a, "A", &b, "B");
+    plan.metrics = Arc::clone(&metrics);
+    let flow = Running::start(plan);
+    let remote = format!("A.{t}");
+    wait_for_records(&b, &remote, 3, recs.len()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, text) = http_get(&addr, "/metrics").await;
+    let n = sum_metric(
+        &text,
+        "kmirror_record_count_total",
+        &format!("topic=\"{remote}\""),
+    );
+    assert_eq!(n as usize, recs.len(), "record count over partitions");
+    assert_eq!(
+        sum_metric(&text, "kmirror_lag_records", &format!("topic=\"{remote}\"")),
+        0.0
+    );
+    assert!(sum_metric(&text, "kmirror_batches_total", "path=\"passthrough\"") > 0.0);
+    let (code, status) = http_get(&addr, "/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status[0]["flow"], "A->B");
+    assert_eq!(status[0]["records"].as_u64().unwrap() as usize, recs.len());
+    assert_eq!(status[0]["lag_records"], 0);
+    assert_eq!(http_get(&addr, "/healthz").await.0, 200);
+    // Target down: 503 with the reason; back: 200.
+    b.stop();
+    let mut down = false;
+    for _ in 0..40 {
+        let (code, body) = http_get(&addr, "/healthz").await;
+        if code == 503 {
+            assert!(body.contains("target"), "{body}");
+            down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(down, "healthz never turned 503");
+    b.restart();
+    let mut up = false;
+    for _ in 0..60 {
+        if http_get(&addr, "/healthz").await.0 == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(up, "healthz never recovered");
+    flow.stop().await;
+    cancel.cancel();
+}
