@@ -2,3 +2,7 @@
 //! topic configs and ACLs. Each uses only `kmirror_protocol::client`,
 //! `internal_topics`, `policy` and `config`, never `forward` or `engine`;
 //! `engine::leaves` starts them.
+
+pub mod acls;
+pub mod report;
+pub mod topics;
