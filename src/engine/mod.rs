@@ -442,43 +442,58 @@ async fn discover(
             .plan
             .policy
             .format_remote_topic(&flow.plan.source_alias, &topic);
-        match target_topics.get(&remote) {
-            None => {
-                let r = flow
-                    .target
-                    .create_topics(
-                        &[NewTopic {
-                            name: remote.clone(),
-                            num_partitions: count,
-                            replication_factor: flow.plan.replication_factor,
-                            configs: vec![],
-                        }],
-                        30_000,
-                        false,
-                    )
-                    .await?;
-                for (_, res) in r {
-                    match res {
-                        Ok(()) => {
-                            tracing::info!(flow = %flow.name(), topic = %remote, partitions = count, "created remote topic")
-                        }
-                        Err(e) if e.code() == Some(ResponseError::TopicAlreadyExists) => {}
-                        Err(e) => {
-                            tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot create remote topic");
-                            continue;
-                        }
+        // Partition rule and creation configs come from `sync::topics` (one
+        // code path for the configs a remote topic starts with).
+        match crate::sync::topics::plan_partitions(
+            count,
+            target_topics
+                .get(&remote)
+                .map(|m| m.partitions.len() as i32),
+        ) {
+            crate::sync::topics::PartitionPlan::Create { partitions: n } => {
+                let settings = match flow.plan.config.as_deref() {
+                    Some(f) => crate::sync::topics::ConfigSyncSettings::from_flow(f)
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(flow = %flow.name(), error = %e, "using MM2's default config.properties.exclude");
+                            Default::default()
+                        }),
+                    None => Default::default(),
+                };
+                match crate::sync::topics::create_remote_topic(
+                    &flow.source,
+                    &flow.target,
+                    &flow.name(),
+                    &topic,
+                    &remote,
+                    n,
+                    flow.plan.replication_factor,
+                    &settings,
+                )
+                .await
+                {
+                    Ok(c) if c.created => {
+                        let configs: Vec<String> =
+                            c.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        tracing::info!(flow = %flow.name(), topic = %remote, partitions = n, configs = %configs.join(", "), keys_refused = c.dropped.len(), "created remote topic");
+                    }
+                    Ok(_) => {}
+                    // A failed exchange (no Kafka error code): retry the whole pass later.
+                    Err(e) if e.code().is_none() => return Err(e),
+                    Err(e) => {
+                        tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot create remote topic; retrying next refresh");
+                        continue;
                     }
                 }
             }
-            Some(meta) if (meta.partitions.len() as i32) < count => {
+            crate::sync::topics::PartitionPlan::Grow { from, to } => {
                 let r = flow
                     .target
-                    .create_partitions(&[(remote.clone(), count)], 30_000)
+                    .create_partitions(&[(remote.clone(), to)], 30_000)
                     .await?;
                 for (_, res) in r {
                     match res {
                         Ok(()) => {
-                            tracing::info!(flow = %flow.name(), topic = %remote, partitions = count, "grew remote topic")
+                            tracing::info!(flow = %flow.name(), topic = %remote, from, partitions = to, "grew remote topic")
                         }
                         Err(e) => {
                             tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot add partitions to remote topic; new source partitions wait")
@@ -486,7 +501,7 @@ async fn discover(
                     }
                 }
             }
-            Some(_) => {}
+            crate::sync::topics::PartitionPlan::Keep => {}
         }
         flow.target
             .refresh_metadata(Some(std::slice::from_ref(&remote)))
