@@ -4,5 +4,8 @@
 //! `engine::leaves` starts them.
 
 pub mod acls;
+pub mod heartbeats;
+pub mod io;
+pub mod offsets;
 pub mod report;
 pub mod topics;
