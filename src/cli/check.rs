@@ -42,8 +42,6 @@ pub fn report(cfg: &Mm2Config) -> String {
             (f.emit_heartbeats_enabled, "heartbeats"),
             (f.emit_checkpoints_enabled, "checkpoints"),
             (f.sync_group_offsets_enabled, "group offset sync"),
-            (f.sync_topic_configs_enabled, "topic-config sync"),
-            (f.sync_topic_acls_enabled, "ACL sync"),
         ]
         .into_iter()
         .filter_map(|(on, what)| on.then_some(what))
@@ -104,7 +102,53 @@ pub async fn run(config: &Path, connect: bool) -> anyhow::Result<()> {
                     );
                 }
             }
+            print!("{}", dry_run(&plan, f, &client).await?);
         }
     }
     Ok(())
+}
+
+/// The sync planners' dry run for one flow (`--connect`): remote topics that
+/// would be created or grown, topic-config changes and ACLs that would be
+/// added. Reads both clusters and changes nothing.
+async fn dry_run(
+    plan: &FlowPlan,
+    f: &mm2::FlowConfig,
+    source: &kmirror_protocol::client::Client,
+) -> anyhow::Result<String> {
+    use crate::sync::{acls, topics};
+    let target = kmirror_protocol::client::Client::connect(
+        plan.target_bootstrap.clone(),
+        plan.target_client.clone(),
+    )
+    .await?;
+    let flow_topics = topics::FlowTopics {
+        source_alias: plan.source_alias.clone(),
+        target_alias: plan.target_alias.clone(),
+        policy: plan.policy.clone(),
+        filter: plan.topic_filter.clone(),
+        heartbeats_replication_enabled: f.heartbeats_replication_enabled,
+    };
+    let settings = topics::ConfigSyncSettings::from_flow(f)?;
+    let mut lines = topics::dry_run(
+        source,
+        &target,
+        &flow_topics,
+        &settings,
+        f.sync_topic_configs_enabled,
+    )
+    .await?;
+    if f.sync_topic_acls_enabled {
+        lines.extend(acls::dry_run(source, &target, &flow_topics).await?);
+    } else {
+        lines.push("ACL sync is disabled (sync.topic.acls.enabled=false)".to_owned());
+    }
+    let mut out = format!("\nflow {}: dry run, nothing is changed\n", plan.name());
+    if lines.is_empty() {
+        out.push_str("  nothing to create, grow, set or add\n");
+    }
+    for l in lines {
+        let _ = writeln!(out, "  {l}");
+    }
+    Ok(out)
 }

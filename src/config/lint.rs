@@ -188,8 +188,6 @@ const OFFSET_FLUSH: &str =
     "Connect's offset-commit cadence; kmirror stores source positions as the target acknowledges";
 const EOS: &str = "exactly-once source support is not implemented by kmirror";
 const POLL: &str = "MM2's consumer poll timeout; kmirror's fetch loop has none";
-const INCREMENTAL: &str =
-    "kmirror always syncs topic configs with IncrementalAlterConfigs (the Kafka 4.0 behaviour)";
 const SOURCE_TAG: &str =
     "kmirror always tags metrics with the source alias (the Kafka 4.0 behaviour)";
 const CONFIG_PROVIDERS: &str =
@@ -512,8 +510,7 @@ static SPECS: &[Spec] = &[
     spec!(
         "use.incremental.alter.configs",
         T | F | K,
-        Ty::Choice(&["requested", "required", "never"]),
-        Note::Unused(INCREMENTAL)
+        Ty::Choice(&["requested", "required", "never"])
     ),
     spec!("sync.topic.acls.enabled", T | F | K, Ty::Bool),
     spec!("sync.topic.acls.interval.seconds", T | F | K, Ty::Seconds),
