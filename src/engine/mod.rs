@@ -423,11 +423,15 @@ async fn discover(
         .iter()
         .filter(|(name, meta)| {
             !meta.is_internal
-                && policy::should_replicate_topic(
+                && policy::should_replicate_topic_with_heartbeats(
                     &flow.plan.policy,
                     &flow.plan.topic_filter,
                     &flow.plan.target_alias,
                     name,
+                    flow.plan
+                        .config
+                        .as_ref()
+                        .is_none_or(|c| c.heartbeats_replication_enabled),
                 )
         })
         .map(|(name, meta)| (name.clone(), meta.partitions.len() as i32))
