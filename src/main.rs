@@ -25,6 +25,13 @@ fn main() -> std::process::ExitCode {
                 metrics_addr,
             } => kmirror::cli::run::run(config, clusters, metrics_addr.as_deref()).await,
             Command::Check { config, connect } => kmirror::cli::check::run(config, *connect).await,
+            Command::Offsets {
+                config,
+                source,
+                target,
+                group,
+                json,
+            } => kmirror::cli::offsets::run(config, source, target, group.as_deref(), *json).await,
         }
     });
     match result {

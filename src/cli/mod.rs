@@ -1,6 +1,7 @@
 //! Command line: one file per subcommand; `main.rs` only parses and dispatches.
 
 pub mod check;
+pub mod offsets;
 pub mod run;
 
 use std::path::PathBuf;
@@ -49,6 +50,24 @@ pub enum Command {
         /// Also connect to the source clusters and list what would be replicated.
         #[arg(long)]
         connect: bool,
+    },
+    /// Print the offsets consumer groups would resume from on the target, from the flow's
+    /// checkpoints (MM2's RemoteClusterUtils.translateOffsets).
+    Offsets {
+        /// An MM2 properties file.
+        config: PathBuf,
+        /// Source cluster alias of the flow.
+        #[arg(long)]
+        source: String,
+        /// Target cluster alias of the flow (where the checkpoints and the groups' new home are).
+        #[arg(long)]
+        target: String,
+        /// Only this consumer group.
+        #[arg(long)]
+        group: Option<String>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
