@@ -7,3 +7,4 @@ mod fuzz_corpus;
 mod harness;
 mod metrics;
 mod protocol;
+mod sync_configs;
