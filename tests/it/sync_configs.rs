@@ -899,6 +899,25 @@ async fn acls_are_copied_to_remote_topics() {
     let probe = ca.describe_acls(topic_acl_filter()).await;
     let no_authorizer =
         matches!(&probe, Err(e) if e.code() == Some(ResponseError::SecurityDisabled));
+    if b.is_tansu() {
+        // tansu 0.6.0 answers CreateAcls with a frame that does not decode: the
+        // failure must stay an error of that one call (the ACL sync reports it
+        // and retries next interval), not a panic or a dead connection.
+        let one = binding(
+            "t",
+            PatternType::Literal,
+            AclPermissionType::Allow,
+            AclOperation::Read,
+            "User:x",
+        );
+        let r = cb.create_acls(&[one]).await;
+        eprintln!("tansu CreateAcls answer as kmirror sees it: {r:?}");
+        assert!(
+            r.is_err() || r.as_ref().is_ok_and(|v| v.iter().all(Result::is_err)),
+            "{r:?}"
+        );
+        assert!(cb.list_topics().await.is_ok(), "connection still usable");
+    }
     if a.is_tansu() || b.is_tansu() || no_authorizer {
         not_run(
             "sync_configs::acls_are_copied_to_remote_topics",
