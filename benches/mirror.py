@@ -105,10 +105,11 @@ def main():
     a, abs_ = start_tansu(tansu)
     b, bbs = start_tansu(tansu)
     try:
-        AdminClient({"bootstrap.servers": abs_}).create_topics(
-            [NewTopic("bench", PARTITIONS, 1)])[ "bench"].result()
-        AdminClient({"bootstrap.servers": bbs}).create_topics(
-            [NewTopic("peer.bench", PARTITIONS, 1)])["peer.bench"].result()
+        # Keep the admin clients alive until their futures resolve.
+        admin_a = AdminClient({"bootstrap.servers": abs_})
+        admin_a.create_topics([NewTopic("bench", PARTITIONS, 1)])["bench"].result()
+        admin_b = AdminClient({"bootstrap.servers": bbs})
+        admin_b.create_topics([NewTopic("peer.bench", PARTITIONS, 1)])["peer.bench"].result()
         prod = Producer({"bootstrap.servers": abs_, "linger.ms": 20, "compression.type": codec,
                          "batch.size": 1000000})
         payload = (b"x" * 40 + bytes(range(256)) * 8)[:size]

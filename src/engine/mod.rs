@@ -69,6 +69,16 @@ struct Flow {
     running: BTreeMap<String, i32>,
     /// Saved progress read at start.
     saved: HashMap<Tp, i64>,
+    /// Where each running partition started (its position until acks arrive).
+    starts: HashMap<Tp, i64>,
+    /// Stops one partition (for a restart at another offset).
+    tokens: HashMap<Tp, CancellationToken>,
+    /// Partitions being stopped, to start again at this offset once stopped.
+    pending_restart: HashMap<Tp, i64>,
+    /// Source topic ids seen, to notice a deleted and re-created topic.
+    topic_ids: HashMap<String, [u8; 16]>,
+    /// Last source end offset seen per partition (loss lower bound on re-creation).
+    last_end: HashMap<Tp, i64>,
 }
 
 impl Flow {
@@ -178,7 +188,13 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         syncs_cluster,
     ));
     let total = Arc::new(AtomicUsize::new(0));
-    let (fetcher, handle) = Fetcher::new(source.clone(), plan.fetch.clone(), Arc::clone(&total));
+    let out_of_range = Arc::new(tokio::sync::Notify::new());
+    let (fetcher, handle) = Fetcher::new(
+        source.clone(),
+        plan.fetch.clone(),
+        Arc::clone(&total),
+        Arc::clone(&out_of_range),
+    );
     let fetch_cancel = cancel.child_token();
     let hub_cancel = CancellationToken::new();
     let fetch_task = tokio::spawn(fetcher.run(fetch_cancel.clone()));
@@ -217,11 +233,18 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         stats: Arc::new(FlowStats::default()),
         running: BTreeMap::new(),
         saved,
+        starts: HashMap::new(),
+        tokens: HashMap::new(),
+        pending_restart: HashMap::new(),
+        topic_ids: HashMap::new(),
+        last_end: HashMap::new(),
     };
     let mut partitions: JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)> =
         JoinSet::new();
     let mut refresh = tokio::time::interval(flow.plan.refresh_topics_interval);
     let mut last_report = LastReport::default();
+    let mut integrity = tokio::time::interval(flow.plan.integrity_interval);
+    integrity.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut report = tokio::time::interval(flow.plan.report_interval);
     report.tick().await;
     loop {
@@ -232,11 +255,28 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                     tracing::warn!(flow = %flow.name(), error = %e, "topic discovery failed; will retry");
                 }
             }
+            _ = out_of_range.notified() => {
+                if let Err(e) = check_integrity(&mut flow).await {
+                    tracing::warn!(flow = %flow.name(), error = %e, "source integrity check failed; will retry");
+                }
+            }
+            _ = integrity.tick() => {
+                if let Err(e) = check_integrity(&mut flow).await {
+                    tracing::warn!(flow = %flow.name(), error = %e, "source integrity check failed; will retry");
+                }
+            }
             _ = report.tick() => {
                 log_rates(&flow, &mut last_report);
                 log_stats(&flow);
             }
             Some(res) = partitions.join_next() => {
+                if let Ok((tp, Ok(_))) = &res
+                    && let Some(start) = flow.pending_restart.remove(tp)
+                {
+                    if let Err(e) = start_partition(&mut flow, &mut partitions, tp, Some(start), &cancel).await {
+                        tracing::error!(flow = %flow.name(), error = %e, "restarting partition failed");
+                    }
+                }
                 if let Ok((tp, Err(e))) = res {
                     // Restart from the last acknowledged position: nothing skipped.
                     tracing::error!(flow = %flow.name(), topic = %tp.0, partition = tp.1, error = %e, "partition stopped; restarting in 5 s");
@@ -419,6 +459,10 @@ async fn discover(
     cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
     let topics = flow.source.list_topics().await?;
+    // Remember each topic's id when first seen, so a later re-creation shows.
+    for (name, meta) in &topics {
+        flow.topic_ids.entry(name.clone()).or_insert(meta.topic_id);
+    }
     let mut wanted: Vec<(String, i32)> = topics
         .iter()
         .filter(|(name, meta)| {
@@ -526,6 +570,144 @@ async fn discover(
     Ok(())
 }
 
+/// Compares every running partition's position with the source log, from
+/// Metadata topic ids and ListOffsets (never from a fetch error alone), and
+/// restarts a partition whose log is gone, re-created or truncated, saying
+/// loudly which records were lost.
+async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
+    let topics: Vec<String> = flow.running.keys().cloned().collect();
+    if topics.is_empty() {
+        return Ok(());
+    }
+    flow.source.refresh_metadata(Some(&topics)).await?;
+    let mut tps: Vec<Tp> = Vec::new();
+    let mut recreated: Vec<String> = Vec::new();
+    for t in &topics {
+        let Some(meta) = flow.source.topic_meta(t) else {
+            continue;
+        };
+        tracing::trace!(topic = %t, id = ?meta.topic_id, "integrity check");
+        match flow.topic_ids.insert(t.clone(), meta.topic_id) {
+            Some(old) if old != meta.topic_id && old != [0; 16] && meta.topic_id != [0; 16] => {
+                recreated.push(t.clone())
+            }
+            _ => {}
+        }
+        let n = flow.running.get(t).copied().unwrap_or(0);
+        tps.extend(
+            meta.partitions
+                .keys()
+                .filter(|p| **p < n)
+                .map(|p| (t.clone(), *p)),
+        );
+    }
+    let earliest: HashMap<Tp, i64> = flow
+        .source
+        .list_offsets(&tps, OffsetSpec::Earliest, IsolationLevel::ReadUncommitted)
+        .await?
+        .into_iter()
+        .filter_map(|(tp, r)| r.ok().map(|o| (tp, o)))
+        .collect();
+    let latest: HashMap<Tp, i64> = flow
+        .source
+        .list_offsets(&tps, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
+        .await?
+        .into_iter()
+        .filter_map(|(tp, r)| r.ok().map(|o| (tp, o)))
+        .collect();
+    for tp in tps {
+        if flow.pending_restart.contains_key(&tp) {
+            continue;
+        }
+        let (Some(&first), Some(&end)) = (earliest.get(&tp), latest.get(&tp)) else {
+            continue;
+        };
+        let Some(position) = flow
+            .hub
+            .position(&tp)
+            .or_else(|| flow.starts.get(&tp).copied())
+        else {
+            continue;
+        };
+        let labels = crate::metrics::PartitionLabels {
+            source: flow.plan.source_alias.clone(),
+            target: flow.plan.target_alias.clone(),
+            topic: flow
+                .plan
+                .policy
+                .format_remote_topic(&flow.plan.source_alias, &tp.0),
+            partition: tp.1,
+        };
+        let restart_at = if recreated.contains(&tp.0) {
+            let seen_end = flow
+                .last_end
+                .get(&tp)
+                .copied()
+                .unwrap_or(position)
+                .max(position);
+            let lost = (seen_end - position).max(0);
+            tracing::error!(
+                flow = %flow.name(), topic = %tp.0, partition = tp.1, from = position, to = seen_end, lost_at_least = lost,
+                "DATA LOSS: source topic was deleted and re-created; records [from, to) were never replicated (a lower bound); resuming at the new topic's start"
+            );
+            flow.plan.metrics.lost(&labels, lost as u64);
+            Some(first)
+        } else if position < first {
+            tracing::error!(
+                flow = %flow.name(), topic = %tp.0, partition = tp.1, from = position, to = first, lost = first - position,
+                "DATA LOSS: source records were deleted (retention or DeleteRecords) before kmirror replicated them; resuming at the log start"
+            );
+            flow.plan.metrics.lost(&labels, (first - position) as u64);
+            Some(first)
+        } else if end < position && !record_exists(&flow.source, &tp, end, position - 1).await {
+            tracing::error!(
+                flow = %flow.name(), topic = %tp.0, partition = tp.1, position, log_end = end,
+                "source log was truncated below kmirror's position (unclean leader election?); resuming at the log end"
+            );
+            Some(end)
+        } else {
+            None
+        };
+        flow.last_end.insert(tp.clone(), end.max(position));
+        if let Some(at) = restart_at
+            && let Some(token) = flow.tokens.get(&tp)
+        {
+            flow.pending_restart.insert(tp.clone(), at);
+            token.cancel();
+        }
+    }
+    Ok(())
+}
+
+/// True when the source still holds `offset`: a fetch from just before the
+/// reported log end returns a batch reaching it. Guards the truncation check
+/// against brokers whose high watermark lags (tansu 0.6.0 reports the last
+/// batch's base offset + 1, and serves nothing for an offset inside a batch).
+async fn record_exists(client: &Client, tp: &Tp, end: i64, offset: i64) -> bool {
+    use kmirror_protocol::client::api::fetch::{FetchPosition, FetchSession};
+    let Ok(leader) = client.leader(&tp.0, tp.1).await else {
+        return true;
+    };
+    let mut s = FetchSession::new(client.clone(), leader, IsolationLevel::ReadUncommitted);
+    s.max_wait = Duration::from_millis(50);
+    let Ok(resp) = s
+        .fetch(&[FetchPosition {
+            topic: tp.0.clone(),
+            partition: tp.1,
+            fetch_offset: (end - 1).max(0),
+            partition_max_bytes: 65_536,
+        }])
+        .await
+    else {
+        return true;
+    };
+    resp.into_iter().any(|p| {
+        kmirror_protocol::batch::batches(p.records)
+            .filter_map(Result::ok)
+            .any(|b| b.last_offset() >= offset)
+    })
+}
+
 async fn start_partition(
     flow: &mut Flow,
     partitions: &mut JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)>,
@@ -595,8 +777,11 @@ async fn start_partition(
         next_fetch: start,
         tx,
         buffered,
+        paused_until: None,
     });
-    let c = cancel.clone();
+    let c = cancel.child_token();
+    flow.tokens.insert(tp.clone(), c.clone());
+    flow.starts.insert(tp.clone(), start);
     let tp2 = tp.clone();
     partitions.spawn(async move { (tp2, pf.run(c).await) });
     tracing::debug!(topic = %tp.0, partition = tp.1, start, "partition started");

@@ -60,6 +60,8 @@ pub struct FlowPlan {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// How often the progress summary is logged.
     pub report_interval: Duration,
+    /// How often positions are checked against the source log (loss detection).
+    pub integrity_interval: Duration,
 }
 
 impl FlowPlan {
@@ -109,6 +111,7 @@ impl FlowPlan {
             config: default_flow_config(source_alias, target_alias),
             metrics: std::sync::Arc::default(),
             report_interval: Duration::from_secs(30),
+            integrity_interval: Duration::from_secs(30),
         }
     }
 }
@@ -335,5 +338,22 @@ mod tests {
         let c = p.config.expect("defaults parse");
         assert_eq!(c.emit_checkpoints_interval, Duration::from_secs(60));
         assert_eq!((c.source.as_str(), c.target.as_str()), ("A", "B"));
+    }
+}
+
+#[cfg(test)]
+mod from_config_tests {
+    use super::*;
+
+    #[test]
+    fn target_cluster_offset_flush_interval_sets_progress_cadence() {
+        let cfg = crate::config::mm2::parse_str(
+            "clusters = A, B\nA.bootstrap.servers = h:1\nB.bootstrap.servers = h:2\nA->B.enabled = true\nB.offset.flush.interval.ms = 200\n",
+            "t.properties",
+        )
+        .unwrap();
+        let f = cfg.flow("A", "B").unwrap();
+        let p = FlowPlan::from_config(&cfg, f).unwrap();
+        assert_eq!(p.progress.flush_interval, Duration::from_millis(200));
     }
 }

@@ -18,9 +18,8 @@ use kmirror_protocol::client::Client;
 use kmirror_protocol::client::api::fetch::{
     AbortedTransaction, FetchPosition, FetchSession, FetchedPartition, IsolationLevel,
 };
-use kmirror_protocol::client::api::offsets::OffsetSpec;
 use kmirror_protocol::error::ResponseError;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::progress::Tp;
@@ -82,6 +81,8 @@ pub struct Slot {
     pub tx: mpsc::Sender<Chunk>,
     /// Fetched bytes the partition has not yet acknowledged.
     pub buffered: Arc<AtomicUsize>,
+    /// Not fetched before this instant (after an out-of-range answer).
+    pub paused_until: Option<tokio::time::Instant>,
 }
 
 /// Handle to add partitions to a running fetcher.
@@ -113,6 +114,8 @@ pub struct Fetcher {
     rx: mpsc::UnboundedReceiver<Slot>,
     /// Flow-wide unacknowledged bytes.
     total: Arc<AtomicUsize>,
+    /// Woken when a position falls outside the source log.
+    out_of_range: Arc<Notify>,
 }
 
 impl Fetcher {
@@ -121,6 +124,7 @@ impl Fetcher {
         client: Client,
         config: FetchConfig,
         total: Arc<AtomicUsize>,
+        out_of_range: Arc<Notify>,
     ) -> (Self, FetcherHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
@@ -131,6 +135,7 @@ impl Fetcher {
                 sessions: HashMap::new(),
                 rx,
                 total,
+                out_of_range,
             },
             FetcherHandle { tx },
         )
@@ -206,6 +211,8 @@ impl Fetcher {
         for s in self.slots.values() {
             if s.buffered.load(Ordering::Relaxed) >= self.config.partition_buffer_bytes
                 || s.tx.capacity() == 0
+                || s.paused_until
+                    .is_some_and(|t| t > tokio::time::Instant::now())
             {
                 continue;
             }
@@ -229,7 +236,11 @@ impl Fetcher {
         };
         if let Some(e) = p.error {
             if e.code() == Some(ResponseError::OffsetOutOfRange) {
-                reset_out_of_range(&self.client, slot).await;
+                // Decided from ListOffsets and topic ids by the engine's
+                // integrity check, never from this error alone.
+                tracing::warn!(topic = %tp.0, partition = tp.1, offset = slot.next_fetch, "fetch position out of range; checking the source log");
+                slot.paused_until = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+                self.out_of_range.notify_one();
             } else {
                 if e.needs_metadata_refresh() {
                     self.client.invalidate_topic(&tp.0);
@@ -274,40 +285,5 @@ impl Fetcher {
             slot.buffered.fetch_sub(bytes, Ordering::Relaxed);
             self.total.fetch_sub(bytes, Ordering::Relaxed);
         }
-    }
-}
-
-/// The position fell outside the source log: move to the log start and say
-/// loudly how many records retention deleted before they were replicated.
-async fn reset_out_of_range(client: &Client, slot: &mut Slot) {
-    let tp = [slot.tp.clone()];
-    let earliest = client
-        .list_offsets(&tp, OffsetSpec::Earliest, IsolationLevel::ReadUncommitted)
-        .await
-        .ok()
-        .and_then(|mut v| v.pop())
-        .and_then(|(_, r)| r.ok());
-    let latest = client
-        .list_offsets(&tp, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
-        .await
-        .ok()
-        .and_then(|mut v| v.pop())
-        .and_then(|(_, r)| r.ok());
-    match (earliest, latest) {
-        (Some(e), _) if slot.next_fetch < e => {
-            tracing::error!(
-                topic = %slot.tp.0, partition = slot.tp.1, from = slot.next_fetch, to = e, lost = e - slot.next_fetch,
-                "DATA LOSS: source records were deleted by retention before kmirror replicated them"
-            );
-            slot.next_fetch = e;
-        }
-        (_, Some(l)) if slot.next_fetch > l => {
-            tracing::error!(
-                topic = %slot.tp.0, partition = slot.tp.1, position = slot.next_fetch, log_end = l,
-                "source log is shorter than the saved position (topic re-created or truncated); restarting from its end"
-            );
-            slot.next_fetch = l;
-        }
-        _ => {}
     }
 }

@@ -55,6 +55,10 @@ pub struct SharedProducerId {
     client: Client,
     /// Current identity and its generation (bumped on each reset).
     state: Mutex<(ProducerIdentity, u64)>,
+    /// Next sequence per target partition, with the generation it belongs
+    /// to: a partition restarted in this process continues its sequence
+    /// instead of starting again at 0 (which the broker would reject).
+    sequences: std::sync::Mutex<std::collections::HashMap<(String, i32), (u64, i32)>>,
 }
 
 impl SharedProducerId {
@@ -67,6 +71,7 @@ impl SharedProducerId {
         Ok(Self {
             client,
             state: Mutex::new((id, 0)),
+            sequences: std::sync::Mutex::default(),
         })
     }
 
@@ -75,15 +80,39 @@ impl SharedProducerId {
         *self.state.lock().await
     }
 
+    fn sequence(&self, tp: &(String, i32), generation: u64) -> i32 {
+        let m = match self.sequences.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.get(tp)
+            .filter(|(g, _)| *g == generation)
+            .map_or(0, |(_, s)| *s)
+    }
+
+    fn set_sequence(&self, tp: &(String, i32), generation: u64, next: i32) {
+        let mut m = match self.sequences.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.insert(tp.clone(), (generation, next));
+    }
+
     /// Bumps the epoch unless another partition already did since `seen`.
     pub async fn reset(&self, seen: u64) -> Result<(ProducerIdentity, u64), ForwardError> {
         let mut st = self.state.lock().await;
         if st.1 == seen {
-            let id = self
-                .client
-                .init_producer_id(Some(st.0))
-                .await
-                .map_err(ForwardError::ProducerId)?;
+            // Bump the epoch (KIP-360); brokers that cannot get a fresh id.
+            let id = match self.client.init_producer_id(Some(st.0)).await {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::debug!(error = %e, "epoch bump refused; asking for a new producer id");
+                    self.client
+                        .init_producer_id(None)
+                        .await
+                        .map_err(ForwardError::ProducerId)?
+                }
+            };
             tracing::warn!(
                 producer_id = id.producer_id,
                 epoch = id.producer_epoch,
@@ -232,13 +261,14 @@ impl PartitionProducer {
         timeout_ms: i32,
     ) -> Self {
         let identity = pid.current().await;
+        let next_sequence = pid.sequence(&(topic.clone(), partition), identity.1);
         Self {
             client,
             topic,
             partition,
             pid,
             identity,
-            next_sequence: 0,
+            next_sequence,
             window: VecDeque::new(),
             max_in_flight: max_in_flight.clamp(1, 5),
             timeout_ms,
@@ -251,6 +281,12 @@ impl PartitionProducer {
     pub fn with_coalesce_bytes(mut self, bytes: usize) -> Self {
         self.coalesce_bytes = bytes;
         self
+    }
+
+    fn set_next(&mut self, next: i32) {
+        self.next_sequence = next;
+        self.pid
+            .set_sequence(&(self.topic.clone(), self.partition), self.identity.1, next);
     }
 
     /// Entries not yet completed.
@@ -307,7 +343,7 @@ impl PartitionProducer {
                     source,
                 }
             })?;
-        self.next_sequence = sequence_after(seq, out.batch.records_count());
+        self.set_next(sequence_after(seq, out.batch.records_count()));
         self.window.push_back(Entry::Batch {
             out,
             sequence: seq,
@@ -356,10 +392,11 @@ impl PartitionProducer {
         let Ok(rw) = rewrite(&merged.batch, &HeaderRewrite::new(fields)) else {
             return Err(out);
         };
-        self.next_sequence = sequence_after(*sequence, merged.batch.records_count());
+        let next = sequence_after(*sequence, merged.batch.records_count());
         *prev = merged;
         *rewritten = rw;
         *prev_release += release_bytes;
+        self.set_next(next);
         Ok(())
     }
 
@@ -471,6 +508,23 @@ impl PartitionProducer {
                         after_reset,
                     )));
                 }
+                Err(e) if e.code() == Some(ResponseError::DuplicateSequenceNumber) => {
+                    // The broker already has this batch (Java's producer
+                    // treats this as success); its offsets are unknown, so
+                    // it yields no offset sync.
+                    let Some(Entry::Batch {
+                        out, release_bytes, ..
+                    }) = self.window.pop_front()
+                    else {
+                        unreachable!("head was a batch");
+                    };
+                    self.fill().await;
+                    return Some(Ok(Completed {
+                        next_source_offset: out.next_source_offset,
+                        mapping: None,
+                        release_bytes,
+                    }));
+                }
                 Err(e) => {
                     attempts_on_head += 1;
                     let fenced = matches!(
@@ -511,7 +565,7 @@ impl PartitionProducer {
     /// New epoch: re-sequence every unacknowledged batch from 0.
     async fn reset(&mut self) -> Result<(), ForwardError> {
         self.identity = self.pid.reset(self.identity.1).await?;
-        self.next_sequence = 0;
+        self.set_next(0);
         let mut seq = 0;
         let fields_for = |seq| ProducerFields {
             producer_id: self.identity.0.producer_id,
@@ -535,7 +589,7 @@ impl PartitionProducer {
                 seq = sequence_after(seq, out.batch.records_count());
             }
         }
-        self.next_sequence = seq;
+        self.set_next(seq);
         Ok(())
     }
 
@@ -581,7 +635,7 @@ impl PartitionProducer {
             let cur = self.pid.current().await;
             if cur.1 != self.identity.1 {
                 self.identity = cur;
-                self.next_sequence = 0;
+                self.set_next(0);
             }
         }
     }

@@ -113,3 +113,45 @@ async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() 
     flow.stop().await;
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreated_source_topic_is_detected_reported_and_replicated_from_its_start() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let ca = client(&a).await;
+    let t = topic_name("recreate");
+    create(&ca, &t, 1).await;
+    let first = sample_records(30, 1);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": first}));
+    let metrics = Arc::new(Metrics::default());
+    let mut plan = fast_plan(&a, "A", &b, "B");
+    plan.metrics = Arc::clone(&metrics);
+    plan.integrity_interval = Duration::from_millis(300);
+    let flow = Running::start(plan);
+    let remote = format!("A.{t}");
+    wait_for_records(&b, &remote, 1, first.len()).await;
+    // Delete and re-create the source topic, then write new records to it.
+    let r = ca
+        .delete_topics(std::slice::from_ref(&t), 30_000)
+        .await
+        .unwrap();
+    r[0].1.as_ref().expect("topic deleted");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    create(&ca, &t, 1).await;
+    let second: Vec<serde_json::Value> = sample_records(50, 1).into_iter().skip(30).collect();
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": second}),
+    );
+    let got = wait_for_records(&b, &remote, 1, first.len() + second.len()).await;
+    assert_eq!(
+        got.len(),
+        first.len() + second.len(),
+        "new topic's records replicated after re-creation"
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!("kmirror_upstream_lost_records_total{{source=\"A\",target=\"B\",topic=\"{remote}\",partition=\"0\"}}")),
+        "re-creation reported in the lost-records counter:\n{text}"
+    );
+    flow.stop().await;
+}

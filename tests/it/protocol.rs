@@ -263,3 +263,26 @@ async fn list_offsets_and_metadata_track_produced_records() {
         assert_eq!(*l.as_ref().unwrap(), 10);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_id_changes_when_a_topic_is_recreated() {
+    let broker = Broker::start(1);
+    let c = client(&broker).await;
+    let t = topic_name("tid");
+    create(&c, &t, 1).await;
+    c.refresh_metadata(Some(std::slice::from_ref(&t)))
+        .await
+        .unwrap();
+    let first = c.topic_meta(&t).unwrap().topic_id;
+    c.delete_topics(std::slice::from_ref(&t), 30_000)
+        .await
+        .unwrap();
+    create(&c, &t, 1).await;
+    c.refresh_metadata(Some(std::slice::from_ref(&t)))
+        .await
+        .unwrap();
+    let second = c.topic_meta(&t).unwrap().topic_id;
+    eprintln!("topic ids: {first:?} -> {second:?}");
+    assert_ne!(first, [0; 16], "metadata carries topic ids");
+    assert_ne!(first, second, "a re-created topic gets a new id");
+}

@@ -60,6 +60,9 @@ pub struct TopicMeta {
     pub partitions: BTreeMap<i32, PartitionMeta>,
     /// Kafka marks `__consumer_offsets` and similar as internal.
     pub is_internal: bool,
+    /// Topic id (Metadata v10+; all zero when the broker has none). A
+    /// deleted and re-created topic gets a new one.
+    pub topic_id: [u8; 16],
 }
 
 #[derive(Debug, Default)]
@@ -291,6 +294,7 @@ impl Client {
                         })
                         .collect(),
                     is_internal: t.is_internal,
+                    topic_id: *t.topic_id.as_bytes(),
                 };
                 c.topics.insert(name, meta);
             }

@@ -57,6 +57,7 @@ impl Broker {
     /// The n-th test cluster: external if `KMIRROR_TEST_BOOTSTRAP[_n]` is set,
     /// else a fresh tansu on a random 127.0.0.1 port.
     pub fn start(n: usize) -> Self {
+        init_logs();
         let var = if n <= 1 {
             "KMIRROR_TEST_BOOTSTRAP".to_owned()
         } else {
@@ -156,6 +157,16 @@ impl Broker {
     /// True when this is a spawned tansu (whose known gaps tests must report).
     pub fn is_tansu(&self) -> bool {
         self.child.is_some()
+    }
+}
+
+/// Sends kmirror's logs to the test output when `RUST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
 }
 

@@ -168,6 +168,62 @@ impl Client {
         Ok(create_topics_results(topics, &resp, &broker))
     }
 
+    /// Deletes topics by name.
+    pub async fn delete_topics(
+        &self,
+        topics: &[String],
+        timeout_ms: i32,
+    ) -> Result<TopicResults, ClientError> {
+        use kafka_protocol::messages::DeleteTopicsRequest;
+        use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+        let version = self
+            .version_for(kafka_protocol::messages::ApiKey::DeleteTopics)
+            .await?;
+        let mut req = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms);
+        if version >= 6 {
+            req = req.with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        DeleteTopicState::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect(),
+            );
+        } else {
+            req = req.with_topic_names(
+                topics
+                    .iter()
+                    .map(|t| TopicName(StrBytes::from_string(t.clone())))
+                    .collect(),
+            );
+        }
+        let (broker, resp) = self.send_controller(&req).await?;
+        Ok(topics
+            .iter()
+            .map(|t| {
+                let r = match resp
+                    .responses
+                    .iter()
+                    .find(|r| r.name.as_ref().is_some_and(|n| n.0.as_str() == t))
+                {
+                    Some(r) => check_code::<DeleteTopicsRequest>(
+                        r.error_code,
+                        &broker,
+                        || Some(t.clone()),
+                        r.error_message.as_ref(),
+                    ),
+                    None => Err(ClientError::MissingInResponse {
+                        api: kafka_protocol::messages::ApiKey::DeleteTopics,
+                        resource: t.clone(),
+                    }),
+                };
+                self.invalidate_topic(t);
+                (t.clone(), r)
+            })
+            .collect())
+    }
+
     /// Raises topics to the given partition counts (never shrinks; Kafka refuses).
     pub async fn create_partitions(
         &self,
