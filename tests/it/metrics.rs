@@ -155,3 +155,139 @@ async fn recreated_source_topic_is_detected_reported_and_replicated_from_its_sta
     );
     flow.stop().await;
 }
+
+fn have(cmd: &str) -> bool {
+    std::process::Command::new(cmd)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    if !have("promtool") {
+        crate::harness::not_run(
+            "alert_rules_pass_promtool",
+            "promtool (Debian package prometheus)",
+            "nothing",
+        );
+        return;
+    }
+    let out = std::process::Command::new("promtool")
+        .args([
+            "check",
+            "rules",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts.yml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_prometheus_scrapes_the_replicated_count_and_the_dashboard_metrics_exist() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("prom");
+    create(&client(&a).await, &t, 2).await;
+    let recs = sample_records(100, 2);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs}));
+    let metrics = Arc::new(Metrics::default());
+    let cancel = CancellationToken::new();
+    let addr = kmirror::metrics::http::serve("127.0.0.1:0", Arc::clone(&metrics), cancel.clone())
+        .await
+        .unwrap()
+        .to_string();
+    let mut plan = fast_plan(&a, "A", &b, "B");
+    plan.metrics = Arc::clone(&metrics);
+    let flow = Running::start(plan);
+    let remote = format!("A.{t}");
+    wait_for_records(&b, &remote, 2, recs.len()).await;
+    // Every metric the dashboard uses exists in a scrape.
+    let (_, scrape) = http_get(&addr, "/metrics").await;
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let re = regex::Regex::new(r"kmirror_[a-z_]+").unwrap();
+    for p in dash["panels"].as_array().unwrap() {
+        for target in p["targets"].as_array().unwrap() {
+            for m in re.find_iter(target["expr"].as_str().unwrap()) {
+                let family = m.as_str().trim_end_matches("_total");
+                assert!(
+                    scrape.contains(&format!("# TYPE {family} ")),
+                    "dashboard metric {} not in a scrape",
+                    m.as_str()
+                );
+            }
+        }
+    }
+    if !have("prometheus") {
+        crate::harness::not_run(
+            "real_prometheus_scrapes_the_replicated_count (Prometheus part)",
+            "the prometheus binary (Debian package prometheus)",
+            "metrics_count_every_record_lag_drains_and_healthz_follows_the_target",
+        );
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &cfg,
+            format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kmirror\n    static_configs:\n      - targets: ['{addr}']\n"),
+        )
+        .unwrap();
+        let mut prom = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let prom_addr = format!("127.0.0.1:{port}");
+        let query = format!(
+            "/api/v1/query?query=sum(kmirror_record_count_total%7Btopic%3D%22{remote}%22%7D)"
+        );
+        let mut value = None;
+        for _ in 0..120 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if tokio::net::TcpStream::connect(&prom_addr).await.is_err() {
+                continue;
+            }
+            let (code, body) = http_get(&prom_addr, &query).await;
+            if code != 200 {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if let Some(x) = v["data"]["result"][0]["value"][1].as_str() {
+                value = x.parse::<f64>().ok();
+                break;
+            }
+        }
+        let _ = prom.kill();
+        let _ = prom.wait();
+        assert_eq!(
+            value,
+            Some(recs.len() as f64),
+            "Prometheus query of the replicated count"
+        );
+    }
+    flow.stop().await;
+    cancel.cancel();
+}
