@@ -25,6 +25,7 @@ fn main() -> std::process::ExitCode {
                 metrics_addr,
             } => kmirror::cli::run::run(config, clusters, metrics_addr.as_deref()).await,
             Command::Check { config, connect } => kmirror::cli::check::run(config, *connect).await,
+            Command::Status { config, json } => kmirror::cli::status::run(config, *json).await,
             Command::Offsets {
                 config,
                 source,

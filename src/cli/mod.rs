@@ -3,6 +3,7 @@
 pub mod check;
 pub mod offsets;
 pub mod run;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -66,6 +67,14 @@ pub enum Command {
         #[arg(long)]
         group: Option<String>,
         /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// How far behind each flow is, read from the clusters (no running process needed).
+    Status {
+        /// An MM2 properties file.
+        config: PathBuf,
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

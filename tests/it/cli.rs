@@ -223,3 +223,62 @@ fn check_output_on_seed_examples_matches_expected() {
     }
     assert!(checked >= 15, "seed examples found: {checked}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_json_agrees_with_what_librdkafka_reads() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("cli-status");
+    create(&client(&a).await, &t, 2).await;
+    let recs = sample_records(60, 2);
+    // One record per batch, so tansu's end offsets are exact here.
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs,
+        "config": {"linger.ms": 0}, "flush_each": true}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(&dir, &two_cluster_config(&a, &b));
+    // Before any replication: everything is lag.
+    let out = kmirror()
+        .arg("status")
+        .arg(&cfg)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lag: i64 = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["topic"] == t.as_str())
+        .map(|l| l["lag_records"].as_i64().unwrap())
+        .sum();
+    assert_eq!(lag, 60);
+    let mut child = spawn_run(&cfg, &[]);
+    let got = wait_for_records(&b, &format!("A.{t}"), 2, recs.len()).await;
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let out = kmirror()
+        .arg("status")
+        .arg(&cfg)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let after: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for l in after
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["topic"] == t.as_str())
+    {
+        let p = l["partition"].as_i64().unwrap();
+        let on_target = got.iter().filter(|r| r["partition"] == p).count() as i64;
+        assert_eq!(l["position"].as_i64(), Some(on_target), "{l}");
+        assert_eq!(l["lag_records"], 0, "{l}");
+    }
+}
