@@ -182,11 +182,10 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                 source,
             })?,
     );
-    let hub = Arc::new(ProgressHub::new(
-        plan.progress.clone(),
-        target.clone(),
-        syncs_cluster,
-    ));
+    let hub = Arc::new(
+        ProgressHub::new(plan.progress.clone(), target.clone(), syncs_cluster)
+            .with_metrics(Arc::clone(&plan.metrics), &plan.target_alias),
+    );
     let total = Arc::new(AtomicUsize::new(0));
     let out_of_range = Arc::new(tokio::sync::Notify::new());
     let (fetcher, handle) = Fetcher::new(
@@ -771,6 +770,7 @@ async fn start_partition(
             partition: tp.1,
         },
         metrics: Arc::clone(&flow.plan.metrics),
+        acked: start,
     };
     flow.fetcher.add(Slot {
         tp: tp.clone(),

@@ -87,6 +87,8 @@ pub struct PartitionFlow {
     pub high_watermark: i64,
     /// Metric labels of the remote partition.
     pub labels: PartitionLabels,
+    /// Next source offset acknowledged by the target.
+    pub acked: i64,
     /// Where metric events go.
     pub metrics: Arc<Metrics>,
 }
@@ -109,6 +111,7 @@ impl PartitionFlow {
     /// Returns the next source offset acknowledged.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<i64, ForwardError> {
         let mut acked = self.state.next_source_offset;
+        self.acked = acked;
         loop {
             tokio::select! {
                 biased;
@@ -134,6 +137,17 @@ impl PartitionFlow {
     async fn forward(&mut self, chunk: Chunk) -> Result<(), ForwardError> {
         self.state.add_aborted(&chunk.aborted);
         self.high_watermark = self.high_watermark.max(chunk.high_watermark);
+        // Lag must rise even while nothing is acknowledged (target down).
+        let oldest = self.producer.oldest_timestamp().or_else(|| {
+            chunk.batches.iter().find_map(|b| match b {
+                RawBatch::V2(v) if v.last_offset() >= self.state.next_source_offset => {
+                    Some(v.base_timestamp().min(v.max_timestamp()))
+                }
+                _ => None,
+            })
+        });
+        self.metrics
+            .position(&self.labels, self.acked, self.high_watermark, oldest);
         let n = chunk.batches.len();
         let mut release = Some(chunk.bytes);
         for (i, raw) in chunk.batches.into_iter().enumerate() {
@@ -205,6 +219,7 @@ impl PartitionFlow {
     }
 
     fn complete(&mut self, done: Completed) -> i64 {
+        self.acked = done.next_source_offset;
         self.hub.completed(&self.tp, &done);
         if let Ok(mut lag) = self.stats.lag.lock() {
             // tansu 0.6.0 reports the last batch's base offset + 1 as the

@@ -85,6 +85,8 @@ pub struct ProgressHub {
     state: Mutex<HubState>,
     /// Wakes the writer when a sync is queued.
     notify: Notify,
+    /// Last success and failures of progress and offset-sync writes.
+    metrics: Option<(std::sync::Arc<crate::metrics::Metrics>, String)>,
 }
 
 impl ProgressHub {
@@ -96,6 +98,24 @@ impl ProgressHub {
             syncs_cluster,
             state: Mutex::default(),
             notify: Notify::new(),
+            metrics: None,
+        }
+    }
+
+    /// Reports each write's outcome to `metrics` as syncs of flow `source->target`
+    /// (`target_alias` completes the labels).
+    pub fn with_metrics(
+        mut self,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        target_alias: &str,
+    ) -> Self {
+        self.metrics = Some((metrics, target_alias.to_owned()));
+        self
+    }
+
+    fn report(&self, sync: &str, ok: bool) {
+        if let Some((m, target)) = &self.metrics {
+            m.sync_ran(&self.config.source_alias, target, sync, ok);
         }
     }
 
@@ -184,6 +204,7 @@ impl ProgressHub {
             })
             .collect();
         let res = write_records(&self.syncs_cluster, &self.config.offset_syncs_topic, recs).await;
+        self.report("offset-syncs", res.is_ok());
         if res.is_err() {
             // Put them back so the next round retries.
             self.lock().queued.splice(0..0, syncs);
@@ -216,6 +237,7 @@ impl ProgressHub {
             })
             .collect();
         let res = write_records(&self.target, &self.config.progress_topic, recs).await;
+        self.report("progress", res.is_ok());
         if res.is_err() {
             let mut st = self.lock();
             st.dirty.extend(positions.into_iter().map(|(tp, _)| tp));

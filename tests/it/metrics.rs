@@ -87,8 +87,10 @@ async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() 
     assert_eq!(status[0]["records"].as_u64().unwrap() as usize, recs.len());
     assert_eq!(status[0]["lag_records"], 0);
     assert_eq!(http_get(&addr, "/healthz").await.0, 200);
-    // Target down: 503 with the reason; back: 200.
+    // Target down: 503 with the reason, and lag rises; back: 200.
     b.stop();
+    let more = sample_records(30, 3);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": more}));
     let mut down = false;
     for _ in 0..40 {
         let (code, body) = http_get(&addr, "/healthz").await;
@@ -100,6 +102,18 @@ async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(down, "healthz never turned 503");
+    let mut lagging = false;
+    for _ in 0..40 {
+        let (_, text) = http_get(&addr, "/metrics").await;
+        if sum_metric(&text, "kmirror_lag_records", &format!("topic=\"{remote}\"")) > 0.0 {
+            lagging = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(lagging, "lag did not rise while the target was down");
+    let (_, text) = http_get(&addr, "/metrics").await;
+    assert!(text.contains("kmirror_sync_last_success_timestamp_seconds{source=\"A\",target=\"B\",sync=\"progress\"}"), "{text}");
     b.restart();
     let mut up = false;
     for _ in 0..60 {
