@@ -7,4 +7,5 @@ mod fuzz_corpus;
 mod harness;
 mod metrics;
 mod protocol;
+mod sync;
 mod sync_configs;

@@ -3,6 +3,8 @@
 Reads one JSON command on stdin, prints one JSON answer on stdout.
   {"op": "produce", "bootstrap": B, "topic": T, "records": [...], "config": {...}}
   {"op": "consume", "bootstrap": B, "topic": T, "partitions": N, "expect": K, "timeout": S}
+  {"op": "group_consume", "bootstrap": B, "topic": T, "partitions": N, "group": G, ...}
+  {"op": "hold", "bootstrap": B, "topic": T, "group": G, "commit": [[p, offset]], "hold": S}
 Records are {"partition", "key", "value", "headers": [[k, v]], "timestamp"} with
 bytes as hex strings (null allowed).
 """
@@ -10,7 +12,7 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_STORED, Consumer, Producer, TopicPartition
 
 
 def unhex(v):
@@ -31,7 +33,7 @@ def produce(cmd):
         if err is not None:
             errors.append(str(err))
 
-    for r in cmd["records"]:
+    for i, r in enumerate(cmd["records"]):
         kwargs = dict(topic=cmd["topic"], key=unhex(r.get("key")), value=unhex(r.get("value")),
                       on_delivery=cb)
         if r.get("partition") is not None:
@@ -47,6 +49,8 @@ def produce(cmd):
             except BufferError:
                 p.poll(0.1)
         if cmd.get("flush_each"):
+            p.flush(30)
+        elif cmd.get("flush_every") and (i + 1) % cmd["flush_every"] == 0:
             p.flush(30)
     left = p.flush(60)
     return {"errors": errors, "unflushed": left}
@@ -91,9 +95,76 @@ def consume(cmd):
     return {"records": out}
 
 
+def group_consume(cmd):
+    """Consumes as member of consumer group cmd["group"], from the group's committed offsets
+    (auto.offset.reset "earliest" where it has none): up to cmd["count"] records (all if
+    absent), stopping after cmd.get("idle", 3) s without a record or cmd.get("timeout", 60) s.
+    With "subscribe" the consumer joins the group (rebalance); otherwise it assigns all
+    partitions with their stored offsets. Unless "commit" is false, commits offset last+1 of
+    every partition it read (with "metadata" if given) before closing."""
+    conf = {"bootstrap.servers": cmd["bootstrap"], "group.id": cmd["group"],
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": cmd.get("isolation", "read_committed")}
+    c = Consumer(conf)
+    if cmd.get("subscribe"):
+        c.subscribe([cmd["topic"]])
+    else:
+        c.assign([TopicPartition(cmd["topic"], p, OFFSET_STORED)
+                  for p in range(cmd["partitions"])])
+    count = cmd.get("count")
+    out, last = [], {}
+    start = time.time()
+    deadline = start + cmd.get("timeout", 60)
+    quiet_since = None if cmd.get("subscribe") else start
+    while time.time() < deadline and (count is None or len(out) < count):
+        m = c.poll(0.2)
+        if quiet_since is None and c.assignment():
+            quiet_since = time.time()
+        if m is None or m.error():
+            if quiet_since is not None and time.time() - quiet_since > cmd.get("idle", 3):
+                break
+            continue
+        quiet_since = time.time()
+        out.append({"partition": m.partition(), "offset": m.offset(), "key": tohex(m.key()),
+                    "value": tohex(m.value()), "timestamp": m.timestamp()[1],
+                    "headers": [[k, tohex(v)] for k, v in (m.headers() or [])]})
+        last[m.partition()] = m.offset()
+    committed = {str(p): o + 1 for p, o in last.items()}
+    if cmd.get("commit", True) and last:
+        meta = {"metadata": cmd["metadata"]} if cmd.get("metadata") is not None else {}
+        c.commit(offsets=[TopicPartition(cmd["topic"], p, o + 1, **meta)
+                          for p, o in last.items()], asynchronous=False)
+    c.close()
+    return {"records": out, "committed": committed, "seconds": time.time() - start}
+
+
+def hold(cmd):
+    """Joins consumer group cmd["group"] on cmd["topic"] (subscribe), commits the offsets in
+    cmd["commit"] ([[partition, offset], ...]) once assigned, then stays an active member for
+    cmd["hold"] seconds (polling, committing nothing else) and leaves."""
+    c = Consumer({"bootstrap.servers": cmd["bootstrap"], "group.id": cmd["group"],
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c.subscribe([cmd["topic"]])
+    start = time.time()
+    while not c.assignment() and time.time() - start < cmd.get("timeout", 60):
+        c.poll(0.2)
+    assigned = time.time() - start
+    if not c.assignment():
+        c.close()
+        return {"assigned": False, "seconds": assigned}
+    c.commit(offsets=[TopicPartition(cmd["topic"], p, o) for p, o in cmd.get("commit", [])],
+             asynchronous=False)
+    until = time.time() + cmd["hold"]
+    while time.time() < until:
+        c.poll(0.2)
+    c.close()
+    return {"assigned": True, "seconds": assigned}
+
+
 def main():
     cmd = json.load(sys.stdin)
-    op = {"produce": produce, "produce_txn": produce_txn, "consume": consume}[cmd["op"]]
+    op = {"produce": produce, "produce_txn": produce_txn, "consume": consume,
+          "group_consume": group_consume, "hold": hold}[cmd["op"]]
     json.dump(op(cmd), sys.stdout)
 
 
