@@ -38,21 +38,6 @@ pub fn report(cfg: &Mm2Config) -> String {
     let _ = writeln!(out, "flows: {}", enabled.len());
     for f in enabled {
         let _ = writeln!(out, "\nflow {}", f.name());
-        let pending: Vec<&str> = [
-            (f.emit_heartbeats_enabled, "heartbeats"),
-            (f.emit_checkpoints_enabled, "checkpoints"),
-            (f.sync_group_offsets_enabled, "group offset sync"),
-        ]
-        .into_iter()
-        .filter_map(|(on, what)| on.then_some(what))
-        .collect();
-        if !pending.is_empty() {
-            let _ = writeln!(
-                out,
-                "  note: enabled but not implemented by this kmirror version yet: {}",
-                pending.join(", ")
-            );
-        }
         for (k, (v, origin)) in &f.settings {
             let shown = if is_secret(k) { "[hidden]" } else { v.as_str() };
             let _ = writeln!(out, "  {k} = {shown}    ({origin})");
