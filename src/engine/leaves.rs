@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::FlowPlan;
 use crate::policy::GroupFilter;
 use crate::sync::heartbeats::{self, HeartbeatConfig};
-use crate::sync::offsets::{CheckpointConfig, CheckpointEmitter, CheckpointNaming};
+use crate::sync::offsets::{CheckpointConfig, CheckpointEmitter, CheckpointKey, CheckpointNaming};
 
 /// What a leaf may use.
 #[derive(Debug, Clone)]
@@ -31,6 +31,10 @@ pub fn spawn_leaves(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &Cancellat
 /// - heartbeats (`emit.heartbeats.enabled`) into the target's `heartbeats` topic;
 /// - checkpoints (`emit.checkpoints.enabled`, which MM2 refuses without offset syncs), with
 ///   group offset sync when `sync.group.offsets.enabled`.
+///
+/// Both open their own connections, as MM2's per-role clients do: a request on the data
+/// path's connection to a broker waits behind its long-polling fetches (up to
+/// `fetch.max.wait.ms` each), which measured as ~300 ms per checkpoint round on tansu.
 fn spawn_heartbeats_and_checkpoints(
     ctx: &LeafContext,
     set: &mut JoinSet<()>,
@@ -41,6 +45,24 @@ fn spawn_heartbeats_and_checkpoints(
         tracing::warn!(flow = %plan.name(), "no MM2 settings for this flow; heartbeats and checkpoints are off");
         return;
     };
+    let connect = |source_side: bool| {
+        let (bootstrap, config, alias) = if source_side {
+            (
+                &plan.source_bootstrap,
+                &plan.source_client,
+                &plan.source_alias,
+            )
+        } else {
+            (
+                &plan.target_bootstrap,
+                &plan.target_client,
+                &plan.target_alias,
+            )
+        };
+        let (bootstrap, config, alias) = (bootstrap.clone(), config.clone(), alias.clone());
+        let cancel = cancel.clone();
+        async move { super::connect_with_retry(&bootstrap, config, &alias, &cancel).await }
+    };
     if cfg.emit_heartbeats_enabled {
         let config = HeartbeatConfig {
             source_alias: plan.source_alias.clone(),
@@ -49,7 +71,13 @@ fn spawn_heartbeats_and_checkpoints(
             interval: cfg.emit_heartbeats_interval,
             replication_factor: cfg.heartbeats_topic_replication_factor,
         };
-        set.spawn(heartbeats::run(config, ctx.target.clone(), cancel.clone()));
+        let target = connect(false);
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            if let Some(target) = target.await {
+                heartbeats::run(config, target, cancel).await;
+            }
+        });
     }
     if cfg.emit_checkpoints_enabled {
         if !plan.progress.emit_offset_syncs {
@@ -79,18 +107,36 @@ fn spawn_heartbeats_and_checkpoints(
                 .sync_group_offsets_enabled
                 .then_some(cfg.sync_group_offsets_interval),
         };
-        let syncs_cluster = if plan.offset_syncs_on_source {
-            ctx.source.clone()
-        } else {
-            ctx.target.clone()
-        };
-        let emitter = CheckpointEmitter::new(
-            config,
-            ctx.source.clone(),
-            ctx.target.clone(),
-            syncs_cluster,
-        );
-        set.spawn(emitter.run(cancel.clone()));
+        let metrics = std::sync::Arc::clone(&plan.metrics);
+        let (source_alias, target_alias) = (plan.source_alias.clone(), plan.target_alias.clone());
+        let on_acked =
+            std::sync::Arc::new(move |key: &CheckpointKey, timestamp_ms, _acked_at_ms| {
+                let labels = crate::metrics::CheckpointLabels {
+                    source: source_alias.clone(),
+                    target: target_alias.clone(),
+                    group: key.group.clone(),
+                    topic: key.topic.clone(),
+                    partition: key.partition,
+                };
+                metrics.checkpoint_acked(&labels, timestamp_ms);
+            });
+        let offset_syncs_on_source = plan.offset_syncs_on_source;
+        let (source, target) = (connect(true), connect(false));
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            let (Some(source), Some(target)) = (source.await, target.await) else {
+                return;
+            };
+            let syncs_cluster = if offset_syncs_on_source {
+                source.clone()
+            } else {
+                target.clone()
+            };
+            CheckpointEmitter::new(config, source, target, syncs_cluster)
+                .on_acked(on_acked)
+                .run(cancel)
+                .await;
+        });
     }
 }
 

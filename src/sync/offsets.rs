@@ -524,6 +524,20 @@ pub struct SyncedOffset {
     pub offset: i64,
 }
 
+/// Called for every checkpoint the target acknowledged, with its key, its record timestamp and
+/// the acknowledgement time (ms since the epoch): where the engine feeds its metrics.
+pub type AckObserver = Arc<dyn Fn(&CheckpointKey, i64, i64) + Send + Sync>;
+
+/// An optional [`AckObserver`] (a newtype so the emitter can derive `Debug`).
+#[derive(Clone, Default)]
+struct OnAcked(Option<AckObserver>);
+
+impl std::fmt::Debug for OnAcked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 /// The checkpoint task of one flow: reads offset syncs, lists groups, writes checkpoints and,
 /// if enabled, commits group offsets on the target.
 #[derive(Debug)]
@@ -547,6 +561,8 @@ pub struct CheckpointEmitter {
     last: BTreeMap<CheckpointKey, Checkpoint>,
     /// Latency of acknowledged checkpoints.
     stats: Arc<CheckpointStats>,
+    /// Told about every acknowledged checkpoint.
+    on_acked: OnAcked,
 }
 
 impl CheckpointEmitter {
@@ -569,7 +585,15 @@ impl CheckpointEmitter {
             groups: BTreeSet::new(),
             last: BTreeMap::new(),
             stats,
+            on_acked: OnAcked::default(),
         }
+    }
+
+    /// Calls `observer` for every checkpoint the target acknowledges (besides recording its
+    /// latency in [`checkpoint_stats`]).
+    pub fn on_acked(mut self, observer: AckObserver) -> Self {
+        self.on_acked = OnAcked(Some(observer));
+        self
     }
 
     fn cluster_error(
@@ -735,6 +759,9 @@ impl CheckpointEmitter {
             let acked_at = io::now_ms();
             for (cp, at) in encoded {
                 let key = CheckpointKey::from(cp);
+                if let Some(observe) = &self.on_acked.0 {
+                    observe(&key, at, acked_at);
+                }
                 self.stats.record(key.clone(), at, acked_at);
                 self.last.insert(key, cp.clone());
                 written.push(cp.clone());

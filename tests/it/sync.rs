@@ -69,9 +69,11 @@ fn group_consume(
     commit: bool,
     metadata: Option<&str>,
 ) -> (Vec<Value>, BTreeMap<i32, i64>) {
-    let out = oracle::call(&json!({"op": "group_consume", "bootstrap": b.bootstrap,
+    let cmd = json!({"op": "group_consume", "bootstrap": b.bootstrap,
         "topic": topic, "partitions": partitions, "group": group, "count": count,
-        "commit": commit, "metadata": metadata, "idle": 3}));
+        "commit": commit, "metadata": metadata, "idle": 3});
+    // Off the runtime's workers, so kmirror's tasks keep running on both.
+    let out = tokio::task::block_in_place(|| oracle::call(&cmd));
     let committed = out["committed"]
         .as_object()
         .expect("committed map")
@@ -167,7 +169,9 @@ async fn group_resumes_on_the_target_where_it_left_off_on_the_source() {
     let (_, c1) = group_consume(&a, t, 2, g1, Some(230), true, Some("m1"));
     let c1 = &c1;
     assert_eq!(c1.values().sum::<i64>(), 230, "{c1:?}");
-    let flow = Running::start(sync_plan(&a, "SA", &b, "SB"));
+    let plan = sync_plan(&a, "SA", &b, "SB");
+    let metrics = Arc::clone(&plan.metrics);
+    let flow = Running::start(plan);
     let remote = &format!("SA.{t}");
     assert_eq!(wait_for_records(&b, remote, 2, 600).await.len(), 600);
     // g2 is created while kmirror runs: picked up at the next group refresh.
@@ -242,6 +246,14 @@ async fn group_resumes_on_the_target_where_it_left_off_on_the_source() {
     )
     .await;
     let stats = offsets::checkpoint_stats("SA->SB").snapshot();
+    // The same latencies reach the metrics endpoint (MM2's checkpoint-latency-ms).
+    let rendered = metrics.render();
+    assert!(
+        rendered
+            .lines()
+            .any(|l| l.starts_with("kmirror_checkpoint_latency_ms") && l.contains(g1.as_str())),
+        "{rendered}"
+    );
     flow.stop().await;
 
     // `kmirror offsets` prints what the group resumes from.
