@@ -99,7 +99,6 @@ impl FlowPlan {
                 flush_interval: Duration::from_secs(5),
                 emit_offset_syncs: true,
                 offset_syncs_topic: policy.offset_syncs_topic(target_alias),
-                offset_lag_max: 100,
             },
             policy,
             offset_syncs_on_source: true,
@@ -316,7 +315,6 @@ impl FlowPlan {
             plan.progress.flush_interval = Duration::from_millis(ms.max(10));
         }
         plan.progress.emit_offset_syncs = f.emit_offset_syncs_enabled;
-        plan.progress.offset_lag_max = f.offset_lag_max;
         plan.offset_syncs_on_source =
             f.offset_syncs_topic_location == OffsetSyncsTopicLocation::Source;
         plan.progress.offset_syncs_topic = if plan.offset_syncs_on_source {

@@ -44,20 +44,6 @@ pub struct ProgressConfig {
     pub emit_offset_syncs: bool,
     /// Offset-syncs topic (`mm2-offset-syncs.<other>.internal`).
     pub offset_syncs_topic: String,
-    /// `offset.lag.max`: downstream drift that forces a sync.
-    pub offset_lag_max: i64,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct SyncState {
-    /// Last (upstream, downstream) pair written.
-    emitted: Option<(i64, i64)>,
-    /// Newest pair not yet written.
-    latest: Option<(i64, i64)>,
-    /// Last upstream offset forwarded (gap detection).
-    prev_upstream: Option<i64>,
-    /// Last downstream offset seen (backwards detection).
-    prev_downstream: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -66,8 +52,6 @@ struct HubState {
     positions: BTreeMap<Tp, i64>,
     /// Positions changed since the last flush.
     dirty: Vec<Tp>,
-    /// Offset-sync bookkeeping per partition.
-    syncs: HashMap<Tp, SyncState>,
     /// Syncs to write now.
     queued: Vec<OffsetSync>,
 }
@@ -135,34 +119,20 @@ impl ProgressHub {
         if !self.config.emit_offset_syncs {
             return;
         }
-        let lag_max = self.config.offset_lag_max;
-        let s = st.syncs.entry(tp.clone()).or_default();
+        // One exact pair per forwarded batch (its last record), so a group
+        // that fails over re-reads at most the batch it stopped in. MM2
+        // throttles with offset.lag.max (~100 records of drift); a pair costs
+        // ~30 bytes, written in bulk, so kmirror does not.
         let up = m.last_source_offset;
         let down = m.target_base_offset + i64::from(m.records) - 1;
-        let gap = s
-            .prev_upstream
-            .is_some_and(|p| m.first_source_offset != p + 1)
-            || m.last_source_offset - m.first_source_offset + 1 != i64::from(m.records);
-        let backwards = s.prev_downstream.is_some_and(|p| down < p);
-        let drift = s
-            .emitted
-            .is_some_and(|(eu, ed)| down - (ed + (up - eu)) >= lag_max);
-        s.prev_upstream = Some(up);
-        s.prev_downstream = Some(down);
-        if s.emitted.is_none() || gap || backwards || drift {
-            s.emitted = Some((up, down));
-            s.latest = None;
-            st.queued.push(OffsetSync {
-                topic: tp.0.clone(),
-                partition: tp.1,
-                upstream_offset: up,
-                downstream_offset: down,
-            });
-            drop(st);
-            self.notify.notify_one();
-        } else {
-            s.latest = Some((up, down));
-        }
+        st.queued.push(OffsetSync {
+            topic: tp.0.clone(),
+            partition: tp.1,
+            upstream_offset: up,
+            downstream_offset: down,
+        });
+        drop(st);
+        self.notify.notify_one();
     }
 
     /// Acknowledged next source offset of a partition, if any.
@@ -171,28 +141,8 @@ impl ProgressHub {
     }
 
     /// Writes queued syncs now.
-    async fn write_syncs(&self, include_delayed: bool) -> Result<(), ClientError> {
-        let syncs: Vec<OffsetSync> = {
-            let mut st = self.lock();
-            if include_delayed {
-                let delayed: Vec<OffsetSync> = st
-                    .syncs
-                    .iter_mut()
-                    .filter_map(|(tp, s)| {
-                        let (u, d) = s.latest.take()?;
-                        s.emitted = Some((u, d));
-                        Some(OffsetSync {
-                            topic: tp.0.clone(),
-                            partition: tp.1,
-                            upstream_offset: u,
-                            downstream_offset: d,
-                        })
-                    })
-                    .collect();
-                st.queued.extend(delayed);
-            }
-            std::mem::take(&mut st.queued)
-        };
+    async fn write_syncs(&self) -> Result<(), ClientError> {
+        let syncs: Vec<OffsetSync> = std::mem::take(&mut self.lock().queued);
         if syncs.is_empty() {
             return Ok(());
         }
@@ -245,9 +195,9 @@ impl ProgressHub {
         res
     }
 
-    /// Writes everything pending: delayed syncs and progress.
+    /// Writes everything pending: syncs and progress.
     pub async fn flush(&self) -> Result<(), ClientError> {
-        let a = self.write_syncs(true).await;
+        let a = self.write_syncs().await;
         let b = self.write_progress().await;
         a.and(b)
     }
@@ -261,7 +211,7 @@ impl ProgressHub {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = self.notify.notified() => {
-                    if let Err(e) = self.write_syncs(false).await {
+                    if let Err(e) = self.write_syncs().await {
                         tracing::warn!(error = %e, "writing offset syncs failed; will retry");
                     }
                 }

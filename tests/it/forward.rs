@@ -341,9 +341,8 @@ async fn offset_syncs_are_mm2_format_and_exact_and_default_excludes_apply() {
     for chunk in sample_records(90, 1).chunks(30) {
         produce(&a, &t, chunk).await;
     }
-    let mut plan = fast_plan(&a, "A", &b, "B");
-    plan.progress.offset_lag_max = 0; // one sync per batch, so every pair can be checked
-    let flow = Running::start(plan);
+    // One sync per batch, so every pair can be checked.
+    let flow = Running::start(fast_plan(&a, "A", &b, "B"));
     wait_for_records(&b, &format!("A.{t}"), 1, 90).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     flow.stop().await;
