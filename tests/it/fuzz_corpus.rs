@@ -2,11 +2,11 @@
 //! on stable, so the fuzz findings and the kept corpus guard every CI run
 //! (house-style §5.8; the long runs themselves need nightly and cargo-fuzz).
 //!
-//! Files named `upstream-*` crash inside kafka-protocol, not in our code; they
-//! are reported as NOT RUN (see `testdata/fuzz/README.md`).
+//! Files named `upstream-*` crashed inside kafka-protocol 0.18.0 itself; the
+//! workspace now builds against `vendor/kafka-protocol` (patched), so they
+//! replay like every other input.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -32,16 +32,6 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// A loud line for an input that is kept but not replayed.
-fn not_run(file: &Path, why: &str) {
-    let line = format!("NOT RUN: fuzz replay of {}: {why}", file.display());
-    eprintln!("{line}");
-    let skips = concat!(env!("CARGO_MANIFEST_DIR"), "/target/kmirror-test-skips.txt");
-    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(skips) {
-        let _ = writeln!(f, "{line}");
-    }
-}
-
 /// Reads one kept input.
 fn input(target: &str, name: &str) -> Vec<u8> {
     let path = fuzz_dir().join(target).join(name);
@@ -59,15 +49,6 @@ fn fuzz_corpus_replays_without_findings() {
         let target = fuzzing::target(&name)
             .unwrap_or_else(|| panic!("testdata/fuzz/{name}: no fuzzing::{name} entry point"));
         for file in sorted_entries(&dir) {
-            let file_name = file.file_name().unwrap().to_string_lossy();
-            if file_name.starts_with("upstream-") {
-                not_run(
-                    &file,
-                    "aborts inside kafka-protocol 0.18 (Array decode pre-allocates from the \
-                     wire count); kept for when kafka-protocol is patched",
-                );
-                continue;
-            }
             // Shown only when the replay fails, naming the input.
             println!("replaying {}", file.display());
             target(&fs::read(&file).unwrap());
@@ -171,9 +152,9 @@ fn fuzz_regression_kafka_protocol_negative_tag_decodes() {
 /// off the wire, so 47 bytes of Metadata v7 response reserve 13.9 GB and 28
 /// bytes of OffsetFetch v2 reserve 136 GB, which aborts the process where the
 /// allocation fails. Not fixable in our codec without a schema walk; the fix
-/// belongs in kafka-protocol (upstream PRs #152, #161, #200).
+/// belongs in kafka-protocol (upstream PRs #152, #161, #200); until a fixed
+/// release, the workspace patches it (`vendor/kafka-protocol`, root Cargo.toml).
 #[test]
-#[ignore = "aborts inside kafka-protocol 0.18 on hosts where the allocation fails; run once kafka-protocol is patched"]
 fn fuzz_regression_kafka_protocol_array_prealloc() {
     let metadata = input(
         "response_decode",
