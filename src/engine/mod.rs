@@ -119,24 +119,21 @@ pub async fn connect_with_retry(
 pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), EngineError> {
     let flow_name = plan.name();
     plan.metrics.flow_registered(&flow_name);
-    let Some(source) = connect_with_retry(
-        &plan.source_bootstrap,
-        plan.source_client.clone(),
-        &plan.source_alias,
-        &cancel,
-    )
-    .await
-    else {
-        return Ok(());
-    };
-    let Some(target) = connect_with_retry(
-        &plan.target_bootstrap,
-        plan.target_client.clone(),
-        &plan.target_alias,
-        &cancel,
-    )
-    .await
-    else {
+    // Both clusters at once; a cluster that is down is waited for, not fatal.
+    let (Some(source), Some(target)) = tokio::join!(
+        connect_with_retry(
+            &plan.source_bootstrap,
+            plan.source_client.clone(),
+            &plan.source_alias,
+            &cancel
+        ),
+        connect_with_retry(
+            &plan.target_bootstrap,
+            plan.target_client.clone(),
+            &plan.target_alias,
+            &cancel
+        ),
+    ) else {
         return Ok(());
     };
     let err = |what: &str| {

