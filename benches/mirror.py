@@ -69,9 +69,15 @@ def count(bootstrap, topic):
     return total
 
 
-def wait_copied(proc, bootstrap, topic, want, timeout=600):
+def wait_copied(proc, bootstrap, topic, want, timeout=600, scrape=None):
     t0 = time.time()
     while time.time() - t0 < timeout:
+        if scrape:
+            import urllib.request
+            try:
+                urllib.request.urlopen(f"http://{scrape}/metrics", timeout=2).read()
+            except OSError:
+                pass
         if count(bootstrap, topic) >= want:
             return time.time() - t0
         if proc.poll() is not None:
@@ -118,6 +124,7 @@ def main():
     codec = sys.argv[5] if len(sys.argv) > 5 else "lz4"
     a, abs_ = start_tansu(tansu)
     b, bbs = start_tansu(tansu)
+    extra = []
     try:
         # Keep the admin clients alive until their futures resolve.
         admin_a = AdminClient({"bootstrap.servers": abs_})
@@ -138,15 +145,25 @@ def main():
         have = count(abs_, "bench")
         mb = n * (size + 8) / 1e6
         results = {}
-        # kmirror
-        with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
-            f.write(f"clusters = A, B\nA.bootstrap.servers = {abs_}\nB.bootstrap.servers = {bbs}\n"
-                    "A->B.enabled = true\nB->A.enabled = false\n")
-            cfg = f.name
-        proc = subprocess.Popen([kmirror, "run", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        secs = wait_copied(proc, bbs, "A.bench", have)
-        cpu, rss = stop(proc)
-        results["kmirror"] = (secs, cpu, rss)
+        # kmirror, then kmirror again into another target with the metrics
+        # endpoint on and scraped every 0.2 s (its cost on the data path).
+        for name, target, metrics in (("kmirror", bbs, False), ("kmirror+metrics", None, True)):
+            if target is None:
+                c, target = start_tansu(tansu)
+                extra.append(c)
+            with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
+                f.write(f"clusters = A, B\nA.bootstrap.servers = {abs_}\nB.bootstrap.servers = {target}\n"
+                        "A->B.enabled = true\nB->A.enabled = false\n")
+                cfg = f.name
+            args = [kmirror, "run", cfg]
+            scrape = None
+            if metrics:
+                scrape = f"127.0.0.1:{free_port()}"
+                args += ["--metrics-addr", scrape]
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            secs = wait_copied(proc, target, "A.bench", have, scrape=scrape)
+            cpu, rss = stop(proc)
+            results[name] = (secs, cpu, rss)
         # librdkafka peer
         proc = subprocess.Popen([sys.executable, "-c", PEER, abs_, bbs, "bench", "peer.bench"])
         secs = wait_copied(proc, bbs, "peer.bench", have)
@@ -155,11 +172,12 @@ def main():
         print(f"records={n} value_bytes={size} codec={codec} partitions={PARTITIONS} (source high watermark {have})")
         for name, (secs, cpu, rss) in results.items():
             print(f"{name:>10}: {n/secs:10.0f} records/s {mb/secs:8.1f} MB/s  cpu {cpu:6.2f} s  peak rss {rss:7.1f} MiB  wall {secs:6.2f} s")
-        k, l = results["kmirror"], results["librdkafka"]
+        k, l, m = results["kmirror"], results["librdkafka"], results["kmirror+metrics"]
         print(f"ratios kmirror/librdkafka: throughput x{l[0]/k[0]:.2f}, cpu x{k[1]/l[1]:.3f}, rss x{k[2]/l[2]:.3f}")
-        print(json.dumps({"kmirror": k, "librdkafka": l}))
+        print(f"metrics endpoint cost: cpu x{m[1]/k[1]:.3f}, wall x{m[0]/k[0]:.3f}, rss x{m[2]/k[2]:.3f}")
+        print(json.dumps(results))
     finally:
-        for p in (a, b):
+        for p in [a, b] + extra:
             p.kill()
             p.wait()
 
