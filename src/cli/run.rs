@@ -84,6 +84,42 @@ pub async fn run(
         tracing::info!(flow = %p.name(), "starting flow");
         flows.spawn(run_flow(p, cancel.child_token()));
     }
+    // MM2 also emits heartbeats into the target of every pair whose data flow
+    // is disabled (its heartbeat-only herders), which is what lets a chain
+    // show `B.A.heartbeats`.
+    for f in cfg
+        .flows
+        .iter()
+        .filter(|f| !f.enabled && f.emit_heartbeats_enabled)
+    {
+        if !clusters.is_empty() && !clusters.contains(&f.target) {
+            continue;
+        }
+        let Ok(p) = FlowPlan::from_config(&cfg, f) else {
+            continue;
+        };
+        let config = crate::sync::heartbeats::HeartbeatConfig {
+            source_alias: p.source_alias.clone(),
+            target_alias: p.target_alias.clone(),
+            topic: p.policy.heartbeats_topic().to_owned(),
+            interval: f.emit_heartbeats_interval,
+            replication_factor: f.heartbeats_topic_replication_factor,
+        };
+        let cancel = cancel.child_token();
+        flows.spawn(async move {
+            if let Some(target) = crate::engine::connect_with_retry(
+                &p.target_bootstrap,
+                p.target_client.clone(),
+                &p.target_alias,
+                &cancel,
+            )
+            .await
+            {
+                crate::sync::heartbeats::run(config, target, cancel).await;
+            }
+            Ok(())
+        });
+    }
     let signal = wait_for_signal();
     tokio::pin!(signal);
     loop {

@@ -261,6 +261,22 @@ async fn status_json_agrees_with_what_librdkafka_reads() {
     assert_eq!(lag, 60);
     let mut child = spawn_run(&cfg, &[]);
     let got = wait_for_records(&b, &format!("A.{t}"), 2, recs.len()).await;
+    // B->A is disabled, yet (as MM2 does) heartbeats flow into A.
+    let mut beat = false;
+    for _ in 0..40 {
+        if client(&a)
+            .await
+            .list_topics()
+            .await
+            .unwrap()
+            .contains_key("heartbeats")
+        {
+            beat = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(beat, "no heartbeats topic on A from the disabled pair B->A");
     sigterm(&child);
     assert!(child.wait().unwrap().success());
     let out = kmirror()
