@@ -122,6 +122,9 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
     size = int(sys.argv[4]) if len(sys.argv) > 4 else 200
     codec = sys.argv[5] if len(sys.argv) > 5 else "lz4"
+    # "coalesce": tiny source batches (batch.size 256), kmirror with coalescing
+    # off (KMIRROR_COALESCE_BYTES=0) and on; no peer.
+    mode = sys.argv[6] if len(sys.argv) > 6 else "peer"
     a, abs_ = start_tansu(tansu)
     b, bbs = start_tansu(tansu)
     extra = []
@@ -131,8 +134,9 @@ def main():
         admin_a.create_topics([NewTopic("bench", PARTITIONS, 1)])["bench"].result()
         admin_b = AdminClient({"bootstrap.servers": bbs})
         admin_b.create_topics([NewTopic("peer.bench", PARTITIONS, 1)])["peer.bench"].result()
-        prod = Producer({"bootstrap.servers": abs_, "linger.ms": 20, "compression.type": codec,
-                         "batch.size": 1000000})
+        prod = Producer({"bootstrap.servers": abs_, "linger.ms": 0 if mode == "coalesce" else 20,
+                         "compression.type": codec,
+                         "batch.size": 256 if mode == "coalesce" else 1000000})
         payload = (b"x" * 40 + bytes(range(256)) * 8)[:size]
         for i in range(n):
             while True:
@@ -147,7 +151,10 @@ def main():
         results = {}
         # kmirror, then kmirror again into another target with the metrics
         # endpoint on and scraped every 0.2 s (its cost on the data path).
-        for name, target, metrics in (("kmirror", bbs, False), ("kmirror+metrics", None, True)):
+        runs = (("kmirror", bbs, False, None), ("kmirror+metrics", None, True, None))
+        if mode == "coalesce":
+            runs = (("kmirror no-coalesce", bbs, False, "0"), ("kmirror coalesce", None, False, None))
+        for name, target, metrics, coalesce in runs:
             if target is None:
                 c, target = start_tansu(tansu)
                 extra.append(c)
@@ -160,10 +167,20 @@ def main():
             if metrics:
                 scrape = f"127.0.0.1:{free_port()}"
                 args += ["--metrics-addr", scrape]
-            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env = dict(os.environ)
+            if coalesce is not None:
+                env["KMIRROR_COALESCE_BYTES"] = coalesce
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             secs = wait_copied(proc, target, "A.bench", have, scrape=scrape)
             cpu, rss = stop(proc)
             results[name] = (secs, cpu, rss)
+        if mode == "coalesce":
+            print(f"records={n} value_bytes={size} codec={codec} tiny source batches (batch.size=256)")
+            for name, (secs, cpu, rss) in results.items():
+                print(f"{name:>20}: {n/secs:10.0f} records/s  cpu {cpu:6.2f} s  peak rss {rss:7.1f} MiB  wall {secs:6.2f} s")
+            off, on = results["kmirror no-coalesce"], results["kmirror coalesce"]
+            print(f"coalescing: throughput x{off[0]/on[0]:.2f}, cpu x{on[1]/off[1]:.2f}")
+            return
         # librdkafka peer
         proc = subprocess.Popen([sys.executable, "-c", PEER, abs_, bbs, "bench", "peer.bench"])
         secs = wait_copied(proc, bbs, "peer.bench", have)

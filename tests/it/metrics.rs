@@ -167,6 +167,13 @@ async fn recreated_source_topic_is_detected_reported_and_replicated_from_its_sta
         text.contains(&format!("kmirror_upstream_lost_records_total{{source=\"A\",target=\"B\",topic=\"{remote}\",partition=\"0\"}}")),
         "re-creation reported in the lost-records counter:\n{text}"
     );
+    if a.is_tansu() {
+        crate::harness::not_run(
+            "recreated_source_topic_is_detected... (retention / DeleteRecords gap)",
+            "DeleteRecords or time-based retention (tansu 0.6.0 drops the connection on DeleteRecords)",
+            "engine::check_integrity's `position < log start` branch, same code path as re-creation",
+        );
+    }
     flow.stop().await;
 }
 
