@@ -480,7 +480,9 @@ async fn tiny_batches_are_coalesced_while_the_window_is_full() {
         &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs,
         "config": {"linger.ms": 0, "compression.type": "lz4"}, "flush_each": true}),
     );
-    let flow = Running::start(fast_plan(&a, "A", &b, "B"));
+    let mut plan = fast_plan(&a, "A", &b, "B");
+    plan.coalesce_bytes = kmirror::forward::produce::SUGGESTED_COALESCE_BYTES;
+    let flow = Running::start(plan);
     let remote = format!("A.{t}");
     assert_same(
         &wait_for_records(&b, &remote, 1, recs.len()).await,
