@@ -87,9 +87,18 @@ def wait_copied(proc, bootstrap, topic, want, timeout=600, scrape=None):
 
 
 def stop(proc):
+    # Peak RSS from /proc (VmHWM of the exec'd image): rusage's ru_maxrss
+    # also counts the forked Python parent's pages before exec.
+    hwm = 0.0
+    try:
+        for line in open(f"/proc/{proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     proc.send_signal(signal.SIGTERM)
     _, status, ru = os.wait4(proc.pid, 0)
-    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+    return ru.ru_utime + ru.ru_stime, hwm
 
 
 PEER = r'''
