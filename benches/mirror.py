@@ -162,7 +162,7 @@ def main():
         # endpoint on and scraped every 0.2 s (its cost on the data path).
         runs = (("kmirror", bbs, False, None), ("kmirror+metrics", None, True, None))
         if mode == "coalesce":
-            runs = (("kmirror no-coalesce", bbs, False, "0"), ("kmirror coalesce", None, False, None))
+            runs = (("kmirror no-coalesce", bbs, False, "0"), ("kmirror coalesce", None, False, "65536"))
         for name, target, metrics, coalesce in runs:
             if target is None:
                 c, target = start_tansu(tansu)
