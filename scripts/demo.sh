@@ -34,7 +34,8 @@ python3 - "$A" <<'PY'
 import sys
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-AdminClient({"bootstrap.servers": sys.argv[1]}).create_topics([NewTopic("orders", 3, 1)])["orders"].result()
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+admin.create_topics([NewTopic("orders", 3, 1)])["orders"].result()
 p = Producer({"bootstrap.servers": sys.argv[1], "compression.type": "lz4", "linger.ms": 10})
 for i in range(10000):
     p.produce("orders", key=b"order-%d" % i, value=b'{"id": %d, "amount": %d}' % (i, i * 7), partition=i % 3,
@@ -42,7 +43,8 @@ for i in range(10000):
 p.flush()
 print("produced 10000 records into A:orders (lz4, 3 partitions)")
 PY
-target/release/kmirror check "$work/mm2.properties" | head -5
+target/release/kmirror check "$work/mm2.properties" > "$work/check.txt"
+head -5 "$work/check.txt"
 target/release/kmirror run "$work/mm2.properties" &
 km=$!
 pids+=($km)
