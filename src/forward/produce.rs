@@ -478,8 +478,15 @@ impl PartitionProducer {
                     self.window.pop_front();
                     return Some(Ok(done));
                 }
-                Entry::Batch { pending, .. } => match pending.take() {
-                    Some(p) => p.wait_one().await,
+                // Waiting in place keeps the response if this future is
+                // dropped (the partition loop selects on it), so a batch is
+                // never sent twice just because a chunk arrived meanwhile.
+                Entry::Batch { pending, .. } => match pending.as_mut() {
+                    Some(p) => {
+                        let r = p.wait_one().await;
+                        *pending = None;
+                        r
+                    }
                     None => {
                         self.fill().await;
                         match self.window.front_mut() {
@@ -547,7 +554,7 @@ impl PartitionProducer {
                     // Let the rest of the window finish before resending in order.
                     for en in self.window.iter_mut() {
                         if let Entry::Batch { pending, .. } = en
-                            && let Some(p) = pending.take()
+                            && let Some(mut p) = pending.take()
                         {
                             let _ = p.wait().await;
                         }

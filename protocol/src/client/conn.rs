@@ -293,6 +293,7 @@ impl Connection {
             api,
             correlation_id,
             timeout: self.config.request_timeout,
+            deadline: tokio::time::Instant::now() + self.config.request_timeout,
             shared: Arc::clone(&self.shared),
             broker: self.broker.clone(),
         })
@@ -310,6 +311,9 @@ pub struct PendingResponse {
     correlation_id: i32,
     /// Request timeout.
     timeout: Duration,
+    /// When the request times out (fixed at submission, so waiting again
+    /// after a cancelled wait does not extend it).
+    deadline: tokio::time::Instant,
     /// Connection state (poison reason).
     shared: Arc<Shared>,
     /// `host:port`.
@@ -318,8 +322,12 @@ pub struct PendingResponse {
 
 impl PendingResponse {
     /// Waits for the response frame, up to the request timeout.
-    pub async fn wait(self) -> Result<Bytes, ConnError> {
-        match tokio::time::timeout(self.timeout, self.rx).await {
+    ///
+    /// Cancel safe: if this future is dropped, waiting again later resumes
+    /// with the same response and deadline. Do not call it again once it
+    /// has returned.
+    pub async fn wait(&mut self) -> Result<Bytes, ConnError> {
+        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(self.shared.poisoned(&self.broker)),
             Err(_) => {
@@ -327,7 +335,7 @@ impl PendingResponse {
                     p.remove(&self.correlation_id);
                 }
                 Err(ConnError::Timeout {
-                    broker: self.broker,
+                    broker: self.broker.clone(),
                     api: self.api,
                     after: self.timeout,
                 })

@@ -51,7 +51,8 @@ pub struct PendingProduce {
 
 impl PendingProduce {
     /// Waits for the acknowledgement of every partition in the request.
-    pub async fn wait(self) -> Result<Vec<Result<ProduceAck, ClientError>>, ClientError> {
+    /// Cancel safe like [`PendingResponse::wait`].
+    pub async fn wait(&mut self) -> Result<Vec<Result<ProduceAck, ClientError>>, ClientError> {
         let frame = self.response.wait().await?;
         let resp =
             crate::codec::decode_response::<ProduceRequest>(self.version, frame).map_err(|e| {
@@ -90,8 +91,8 @@ impl PendingProduce {
             .collect())
     }
 
-    /// Waits for a single-partition request's acknowledgement.
-    pub async fn wait_one(self) -> Result<ProduceAck, ClientError> {
+    /// Waits for a single-partition request's acknowledgement (cancel safe).
+    pub async fn wait_one(&mut self) -> Result<ProduceAck, ClientError> {
         let first = self
             .partitions
             .first()
