@@ -653,16 +653,12 @@ async fn translation_accuracy_over_many_batches_is_measured() {
         };
         let acc = run.measure(&store, *lag_max == 0);
         eprintln!("ACCURACY offset.lag.max={lag_max} (kmirror's data path): {acc}");
-        if *lag_max == 0 && acc.unsynced_batches > 0 {
-            assert!(a.is_tansu(), "{t}: forwarded batches without offset syncs");
-            not_run(
-                "translation_accuracy_over_many_batches_is_measured (one-batch bound everywhere)",
-                "produce acknowledgements carrying offsets (tansu 0.6.0 answers some first \
-                 attempts with DUPLICATE_SEQUENCE_NUMBER although it appends the batch, so the \
-                 data path learns no offsets and writes no sync for it)",
-                "sync::offsets::tests::exact_at_batch_boundaries_and_never_ahead_inside_a_batch",
-            );
-        }
+        // Every forwarded batch carries its exact sync, so a group re-reads
+        // at most the batch it stopped in.
+        assert_eq!(
+            acc.unsynced_batches, 0,
+            "{t}: forwarded batches without offset syncs"
+        );
         if *lag_max == 0 {
             // For comparison: the syncs MM2 3.5+'s rule (KAFKA-14797) would keep from these
             // exact pairs: one whenever the downstream offset is offset.lag.max (100) past the
