@@ -294,14 +294,35 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     {
         tracing::warn!(flow = %flow.name(), "in-flight produces did not finish in time; unacknowledged records will be re-sent on restart");
     }
+    // The rest is bounded too, so `kmirror run` exits within 10 s of SIGTERM
+    // even when a cluster stopped answering.
     leaf_cancel.cancel();
-    while leaf_tasks.join_next().await.is_some() {}
+    if tokio::time::timeout(Duration::from_secs(1), async {
+        while leaf_tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        leaf_tasks.abort_all();
+    }
     hub_cancel.cancel();
-    let _ = hub_task.await;
-    let _ = probe_task.await;
-    let _ = fetch_task.await;
-    if let Err(e) = flow.hub.flush().await {
-        tracing::error!(flow = %flow.name(), error = %e, "saving progress at shutdown failed; records since the last save will be re-sent");
+    for task in [hub_task, probe_task, fetch_task] {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_millis(300), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    match tokio::time::timeout(Duration::from_millis(1200), flow.hub.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(flow = %flow.name(), error = %e, "saving progress at shutdown failed; records since the last save will be re-sent");
+        }
+        Err(_) => {
+            tracing::error!(flow = %flow.name(), "saving progress at shutdown timed out; records since the last save will be re-sent");
+        }
     }
     log_stats(&flow);
     Ok(())

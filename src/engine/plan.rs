@@ -102,7 +102,7 @@ impl FlowPlan {
             },
             policy,
             offset_syncs_on_source: true,
-            shutdown_drain: Duration::from_secs(8),
+            shutdown_drain: Duration::from_secs(7),
             coalesce_bytes: std::env::var("KMIRROR_COALESCE_BYTES")
                 .ok()
                 .and_then(|v| v.parse().ok())

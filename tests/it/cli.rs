@@ -298,3 +298,39 @@ async fn status_json_agrees_with_what_librdkafka_reads() {
         assert_eq!(l["lag_records"], 0, "{l}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_10_s_even_with_the_target_down() {
+    let a = Broker::start(1);
+    let mut b = Broker::start(2);
+    let t = topic_name("cli-down");
+    create(&client(&a).await, &t, 1).await;
+    let recs = sample_records(20, 1);
+    oracle::call(&json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": recs}));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(&dir, &two_cluster_config(&a, &b));
+    let mut child = spawn_run(&cfg, &[]);
+    wait_for_records(&b, &format!("A.{t}"), 1, recs.len()).await;
+    b.stop();
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": sample_records(20, 1)}),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    sigterm(&child);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not exit within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    eprintln!(
+        "exited {:?} after SIGTERM with the target down",
+        start.elapsed()
+    );
+}
