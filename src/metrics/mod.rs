@@ -81,6 +81,45 @@ pub struct SyncLabels {
 
 type GaugeF = Gauge<f64, AtomicU64>;
 
+/// (name, type, help) of every registered family.
+type Declared = Vec<(String, &'static str, String)>;
+
+/// Registers a family and remembers its name, type and help, so `render`
+/// can declare it even before its first series.
+fn register(
+    r: &mut Registry,
+    d: &mut Declared,
+    name: &str,
+    kind: &'static str,
+    help: &str,
+    metric: impl prometheus_client::registry::Metric,
+) {
+    r.register(name, help, metric);
+    d.push((name.to_owned(), kind, help.to_owned()));
+}
+
+/// The value for `l`, cloning the labels only when the entry is new (the
+/// events below run once per batch).
+fn entry<'a, L: Ord + Clone, V>(
+    map: &'a mut BTreeMap<L, V>,
+    l: &L,
+    new: impl FnOnce() -> V,
+) -> &'a mut V {
+    if !map.contains_key(l) {
+        map.insert(l.clone(), new());
+    }
+    match map.get_mut(l) {
+        Some(v) => v,
+        None => unreachable!("inserted above"),
+    }
+}
+
+/// The age range (youngest, oldest) in ms of a batch with these timestamps.
+fn age_range(base_ts: i64, max_ts: i64) -> (f64, f64) {
+    let now = now_ms();
+    ((now - max_ts) as f64, (now - base_ts.min(max_ts)) as f64)
+}
+
 /// Min/max/avg and last-value gauges of one windowed statistic.
 #[derive(Debug, Clone)]
 struct Stat<
@@ -108,21 +147,30 @@ impl<L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send +
 impl<L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static>
     Stat<L>
 {
-    fn register(&self, r: &mut Registry, name: &str, help: &str) {
-        r.register(name, help, self.last.clone());
-        r.register(
-            format!("{name}_min"),
-            format!("{help} (window minimum)"),
+    fn register(&self, r: &mut Registry, d: &mut Declared, name: &str, help: &str) {
+        register(r, d, name, "gauge", help, self.last.clone());
+        register(
+            r,
+            d,
+            &format!("{name}_min"),
+            "gauge",
+            &format!("{help} (window minimum)"),
             self.min.clone(),
         );
-        r.register(
-            format!("{name}_max"),
-            format!("{help} (window maximum)"),
+        register(
+            r,
+            d,
+            &format!("{name}_max"),
+            "gauge",
+            &format!("{help} (window maximum)"),
             self.max.clone(),
         );
-        r.register(
-            format!("{name}_avg"),
-            format!("{help} (window average)"),
+        register(
+            r,
+            d,
+            &format!("{name}_avg"),
+            "gauge",
+            &format!("{help} (window average)"),
             self.avg.clone(),
         );
     }
@@ -236,7 +284,7 @@ pub struct Metrics {
     /// `metrics.sample.window.ms`.
     sample_window: Duration,
     /// (name, type, help) of every family, to declare empty ones too.
-    declared: Vec<(String, &'static str, String)>,
+    declared: Declared,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -286,152 +334,106 @@ impl Metrics {
             sample_window,
             declared: Vec::new(),
         };
-        let mut declared: Vec<(String, &'static str, String)> = Vec::new();
-        let mut declare = |name: &str, kind: &'static str, help: &str| {
-            declared.push((name.to_owned(), kind, help.to_owned()));
-        };
-        registry.register(
+        let mut declared = Declared::new();
+        let (r, d) = (&mut registry, &mut declared);
+        register(
+            r,
+            d,
             "kmirror_record_count",
+            "counter",
             "Records acknowledged by the target (MM2 record-count)",
             m.record_count.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_record_rate",
+            "gauge",
             "Records per second acknowledged over the metric window (MM2 record-rate)",
             m.record_rate.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_byte_count",
+            "counter",
             "Batch bytes acknowledged by the target (MM2 byte-count counts value bytes)",
             m.byte_count.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_byte_rate",
+            "gauge",
             "Batch bytes per second over the metric window (MM2 byte-rate)",
             m.byte_rate.clone(),
         );
         m.record_age.register(
-            &mut registry,
+            r,
+            d,
             "kmirror_record_age_ms",
             "Age of records when fetched, ms (MM2 record-age-ms)",
         );
         m.latency.register(
-            &mut registry,
+            r,
+            d,
             "kmirror_replication_latency_ms",
             "Record timestamp to target acknowledgement, ms (MM2 replication-latency-ms)",
         );
         m.checkpoint_latency.register(
-            &mut registry,
+            r,
+            d,
             "kmirror_checkpoint_latency_ms",
             "Checkpoint record timestamp to target acknowledgement, ms (MM2 checkpoint-latency-ms)",
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_lag_records",
+            "gauge",
             "Source high watermark minus replicated position",
             m.lag_records.clone(),
         );
-        registry.register("kmirror_lag_seconds", "Age of the oldest record not yet acknowledged by the target, or time since last caught up (recovery point)", m.lag_seconds.clone());
-        registry.register(
+        register(
+            r,
+            d,
+            "kmirror_lag_seconds",
+            "gauge",
+            "Age of the oldest record not yet acknowledged by the target, or time since last caught up (recovery point)",
+            m.lag_seconds.clone(),
+        );
+        register(
+            r,
+            d,
             "kmirror_batches",
+            "counter",
             "Batches by path: passthrough stays zero-copy; rebuilt and dropped say why",
             m.batches.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_upstream_lost_records",
+            "counter",
             "Source records lost before replication (retention, re-created or truncated topic)",
             m.lost.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_sync_last_success_timestamp_seconds",
+            "gauge",
             "Unix time of the last successful run of each sync",
             m.sync_last_success.clone(),
         );
-        registry.register(
+        register(
+            r,
+            d,
             "kmirror_sync_errors",
+            "counter",
             "Failed runs of each sync",
             m.sync_errors.clone(),
         );
-        for (name, kind, help) in [
-            (
-                "kmirror_record_count",
-                "counter",
-                "Records acknowledged by the target (MM2 record-count)",
-            ),
-            (
-                "kmirror_record_rate",
-                "gauge",
-                "Records per second acknowledged over the metric window (MM2 record-rate)",
-            ),
-            (
-                "kmirror_byte_count",
-                "counter",
-                "Batch bytes acknowledged by the target (MM2 byte-count counts value bytes)",
-            ),
-            (
-                "kmirror_byte_rate",
-                "gauge",
-                "Batch bytes per second over the metric window (MM2 byte-rate)",
-            ),
-            (
-                "kmirror_lag_records",
-                "gauge",
-                "Source high watermark minus replicated position",
-            ),
-            (
-                "kmirror_lag_seconds",
-                "gauge",
-                "Age of the oldest record not yet acknowledged by the target, or time since last caught up (recovery point)",
-            ),
-            (
-                "kmirror_batches",
-                "counter",
-                "Batches by path: passthrough stays zero-copy; rebuilt and dropped say why",
-            ),
-            (
-                "kmirror_upstream_lost_records",
-                "counter",
-                "Source records lost before replication (retention, re-created or truncated topic)",
-            ),
-            (
-                "kmirror_sync_last_success_timestamp_seconds",
-                "gauge",
-                "Unix time of the last successful run of each sync",
-            ),
-            ("kmirror_sync_errors", "counter", "Failed runs of each sync"),
-        ] {
-            declare(name, kind, help);
-        }
-        for (base, help) in [
-            (
-                "kmirror_record_age_ms",
-                "Age of records when fetched, ms (MM2 record-age-ms)",
-            ),
-            (
-                "kmirror_replication_latency_ms",
-                "Record timestamp to target acknowledgement, ms (MM2 replication-latency-ms)",
-            ),
-            (
-                "kmirror_checkpoint_latency_ms",
-                "Checkpoint record timestamp to target acknowledgement, ms (MM2 checkpoint-latency-ms)",
-            ),
-        ] {
-            declare(base, "gauge", help);
-            declare(
-                &format!("{base}_min"),
-                "gauge",
-                &format!("{help} (window minimum)"),
-            );
-            declare(
-                &format!("{base}_max"),
-                "gauge",
-                &format!("{help} (window maximum)"),
-            );
-            declare(
-                &format!("{base}_avg"),
-                "gauge",
-                &format!("{help} (window average)"),
-            );
-        }
         Self {
             registry,
             declared,
@@ -445,10 +447,9 @@ impl Metrics {
 
     /// A batch was fetched (record age at poll time).
     pub fn batch_fetched(&self, l: &PartitionLabels, records: u64, base_ts: i64, max_ts: i64) {
-        let now = now_ms();
-        let (young, old) = ((now - max_ts) as f64, (now - base_ts.min(max_ts)) as f64);
+        let (young, old) = age_range(base_ts, max_ts);
         let mut w = lock(&self.windows);
-        let e = w.entry(l.clone()).or_insert_with(|| self.new_windows());
+        let e = entry(&mut w, l, || self.new_windows());
         e.record_age.record_n(
             (young + old) / 2.0 * records as f64,
             records,
@@ -458,7 +459,7 @@ impl Metrics {
         );
         drop(w);
         let mut p = lock(&self.partitions);
-        let st = p.entry(l.clone()).or_default();
+        let st = entry(&mut p, l, PartitionState::default);
         st.oldest_unacked_ms.get_or_insert(base_ts.min(max_ts));
     }
 
@@ -481,15 +482,14 @@ impl Metrics {
             path,
             reason,
         } = *b;
-        lock(&self.partitions).entry(l.clone()).or_default();
+        entry(&mut lock(&self.partitions), l, PartitionState::default);
         self.record_count.get_or_create(l).inc_by(records);
         self.byte_count.get_or_create(l).inc_by(bytes);
         self.count_batch(&l.source, &l.target, path, reason);
-        let now = now_ms();
-        let (young, old) = ((now - max_ts) as f64, (now - base_ts.min(max_ts)) as f64);
+        let (young, old) = age_range(base_ts, max_ts);
         let t = Instant::now();
         let mut w = lock(&self.windows);
-        let e = w.entry(l.clone()).or_insert_with(|| self.new_windows());
+        let e = entry(&mut w, l, || self.new_windows());
         e.records.record_n(records as f64, records, 0.0, 0.0, t);
         e.bytes.record_n(bytes as f64, 1, 0.0, 0.0, t);
         e.latency
@@ -517,7 +517,7 @@ impl Metrics {
         next_unacked_ts: Option<i64>,
     ) {
         let mut p = lock(&self.partitions);
-        let st = p.entry(l.clone()).or_default();
+        let st = entry(&mut p, l, PartitionState::default);
         st.position = position;
         st.high_watermark = st.high_watermark.max(high_watermark);
         st.oldest_unacked_ms = next_unacked_ts;
