@@ -316,10 +316,15 @@ impl Client {
 
     /// Leader of a partition, refreshing metadata once if it is not cached.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<i32, ClientError> {
+        // Called for every produced batch: read in place, no TopicMeta clone.
         let lookup = |me: &Self| {
-            me.topic_meta(topic)
-                .and_then(|t| t.partitions.get(&partition).map(|p| p.leader))
-                .filter(|l| *l >= 0)
+            me.read_cache(|c| {
+                c.topics
+                    .get(topic)
+                    .and_then(|t| t.partitions.get(&partition))
+                    .map(|p| p.leader)
+            })
+            .filter(|l| *l >= 0)
         };
         if let Some(l) = lookup(self) {
             return Ok(l);
