@@ -7,7 +7,7 @@
 pub mod leaves;
 pub mod plan;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -597,19 +597,15 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
         return Ok(());
     }
     flow.source.refresh_metadata(Some(&topics)).await?;
+    let ids_before: HashMap<String, [u8; 16]> = topics
+        .iter()
+        .filter_map(|t| flow.source.topic_meta(t).map(|m| (t.clone(), m.topic_id)))
+        .collect();
     let mut tps: Vec<Tp> = Vec::new();
-    let mut recreated: Vec<String> = Vec::new();
     for t in &topics {
         let Some(meta) = flow.source.topic_meta(t) else {
             continue;
         };
-        tracing::trace!(topic = %t, id = ?meta.topic_id, "integrity check");
-        match flow.topic_ids.insert(t.clone(), meta.topic_id) {
-            Some(old) if old != meta.topic_id && old != [0; 16] && meta.topic_id != [0; 16] => {
-                recreated.push(t.clone())
-            }
-            _ => {}
-        }
         let n = flow.running.get(t).copied().unwrap_or(0);
         tps.extend(
             meta.partitions
@@ -632,11 +628,38 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
         .into_iter()
         .filter_map(|(tp, r)| r.ok().map(|o| (tp, o)))
         .collect();
+    // The offsets describe the topic that existed while they were read only
+    // if its id is the same before and after: a topic deleted or re-created
+    // in between is judged at the next check, never from mixed answers.
+    flow.source.refresh_metadata(Some(&topics)).await?;
+    let mut unresolved: HashSet<String> = HashSet::new();
+    let mut recreated: Vec<String> = Vec::new();
+    for t in &topics {
+        let after = flow.source.topic_meta(t).map(|m| m.topic_id);
+        if after.is_none() || after != ids_before.get(t).copied() {
+            unresolved.insert(t.clone());
+            continue;
+        }
+        let id = after.unwrap_or_default();
+        tracing::trace!(topic = %t, ?id, "integrity check");
+        match flow.topic_ids.get(t) {
+            Some(old) if *old != id && *old != [0; 16] && id != [0; 16] => {
+                recreated.push(t.clone())
+            }
+            Some(_) => {}
+            None => {
+                flow.topic_ids.insert(t.clone(), id);
+            }
+        }
+    }
+    let mut unresolved: HashSet<String> = HashSet::new();
     for tp in tps {
         if flow.pending_restart.contains_key(&tp) {
+            unresolved.insert(tp.0.clone());
             continue;
         }
         let (Some(&first), Some(&end)) = (earliest.get(&tp), latest.get(&tp)) else {
+            unresolved.insert(tp.0.clone());
             continue;
         };
         let Some(position) = flow
@@ -644,6 +667,7 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
             .position(&tp)
             .or_else(|| flow.starts.get(&tp).copied())
         else {
+            unresolved.insert(tp.0.clone());
             continue;
         };
         let labels = crate::metrics::PartitionLabels {
@@ -691,6 +715,11 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
         {
             flow.pending_restart.insert(tp.clone(), at);
             token.cancel();
+        }
+    }
+    for t in recreated.into_iter().filter(|t| !unresolved.contains(t)) {
+        if let Some(meta) = flow.source.topic_meta(&t) {
+            flow.topic_ids.insert(t, meta.topic_id);
         }
     }
     Ok(())
