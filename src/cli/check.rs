@@ -10,16 +10,8 @@ use crate::config::mm2::{self, Mm2Config};
 use crate::engine::FlowPlan;
 use crate::policy;
 
-/// True for keys whose values must never be printed.
-pub fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || k.ends_with("jaas.config")
-        || k.ends_with("ssl.keystore.key")
-}
-
-/// Renders the report for a valid config (no network).
+/// Renders the report for a valid config (no network). Secrets (sensitive keys and values from
+/// config providers, see [`crate::config::providers`]) are printed as `[hidden]`.
 pub fn report(cfg: &Mm2Config) -> String {
     let mut out = String::new();
     for w in &cfg.warnings {
@@ -39,7 +31,7 @@ pub fn report(cfg: &Mm2Config) -> String {
     for f in enabled {
         let _ = writeln!(out, "\nflow {}", f.name());
         for (k, (v, origin)) in &f.settings {
-            let shown = if is_secret(k) { "[hidden]" } else { v.as_str() };
+            let shown = cfg.shown(k, v, origin);
             let _ = writeln!(out, "  {k} = {shown}    ({origin})");
         }
     }
@@ -136,4 +128,91 @@ async fn dry_run(
         let _ = writeln!(out, "  {l}");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n";
+
+    #[test]
+    fn report_hides_passwords_and_jaas_lines() {
+        let text = format!(
+            "{BASE}A.security.protocol = SASL_SSL\nA.sasl.mechanism = PLAIN\n\
+             A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"jaas-pw-1\";\n\
+             B.ssl.truststore.password = trust-pw-2\nB.ssl.key.password = key-pw-3\n\
+             A->B.source.consumer.ssl.keystore.password = store-pw-4\n\
+             A->B.producer.override.sasl.oauthbearer.client.credentials.client.secret = oauth-5\n"
+        );
+        let cfg = mm2::parse_str(&text, "t.properties").expect("valid");
+        let out = report(&cfg);
+        for secret in [
+            "jaas-pw-1",
+            "trust-pw-2",
+            "key-pw-3",
+            "store-pw-4",
+            "oauth-5",
+        ] {
+            assert!(!out.contains(secret), "{secret} printed:\n{out}");
+        }
+        assert!(
+            out.contains(
+                "  source.cluster.sasl.jaas.config = [hidden]    (line 7 (A.sasl.jaas.config))"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  target.cluster.ssl.truststore.password = [hidden]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  source.consumer.ssl.keystore.password = [hidden]    (line 10 (flow))"),
+            "{out}"
+        );
+        // Other settings are shown.
+        assert!(
+            out.contains("  source.cluster.sasl.mechanism = PLAIN"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  source.cluster.bootstrap.servers = a:9092"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn report_hides_values_from_config_providers_whatever_their_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secrets = dir.path().join("mirror.properties");
+        std::fs::write(
+            &secrets,
+            "topics = orders-secret-topic\nkey.password = provided-pw\n",
+        )
+        .expect("write secrets");
+        let text = format!(
+            "{BASE}config.providers = vault\n\
+             config.providers.vault.class = org.apache.kafka.common.config.provider.FileConfigProvider\n\
+             A->B.topics = ${{vault:{p}:topics}}\n\
+             B.ssl.key.password = ${{vault:{p}:key.password}}\n\
+             A->B.groups = plain-group\n",
+            p = secrets.display()
+        );
+        let cfg = mm2::parse_str(&text, "t.properties").expect("valid");
+        assert_eq!(
+            cfg.flow("A", "B").expect("flow").topics,
+            ["orders-secret-topic"]
+        );
+        let out = report(&cfg);
+        assert!(!out.contains("orders-secret-topic"), "{out}");
+        assert!(!out.contains("provided-pw"), "{out}");
+        assert!(
+            out.contains("  topics = [hidden]    (line 7 (flow))"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  groups = plain-group    (line 9 (flow))"),
+            "{out}"
+        );
+    }
 }

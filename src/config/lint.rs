@@ -21,9 +21,15 @@
 //!   differently from MM2.
 //! * **Warning**: everything else that is surprising but cannot make kmirror replicate the wrong
 //!   thing: unknown keys far from any known one (MM2 ignores them too), Connect-only and JVM-only
-//!   settings (`*.storage.*`, converters, `offset.flush.*`, `tasks.max`, REST, `config.providers`,
-//!   `metric.reporters`, transforms, Java keystores, ...) including bad values of those keys,
-//!   keys MM2 ignores where they are written, and inline comments in free-form values.
+//!   settings (`*.storage.*`, converters, `offset.flush.*`, `tasks.max`, REST,
+//!   `metric.reporters`, transforms, Java keystores, config provider classes kmirror does not
+//!   implement, ...) including bad values of those keys, keys MM2 ignores where they are
+//!   written, and inline comments in free-form values.
+//!
+//! `config.providers*` keys are checked by [`super::providers`], which also expands the
+//! `${provider:path:key}` references before this module sees the values. Diagnostics never
+//! quote the value of a sensitive key or one that came from a provider
+//! ([`super::providers::is_sensitive`]).
 //!
 //! # The seed document's own mistakes (decisions, each pinned by a test)
 //!
@@ -190,8 +196,6 @@ const EOS: &str = "exactly-once source support is not implemented by kmirror";
 const POLL: &str = "MM2's consumer poll timeout; kmirror's fetch loop has none";
 const SOURCE_TAG: &str =
     "kmirror always tags metrics with the source alias (the Kafka 4.0 behaviour)";
-const CONFIG_PROVIDERS: &str =
-    "config providers are not supported yet; ${provider:path:key} references are used literally";
 const FORWARDING_ADMIN: &str = "a custom ForwardingAdmin is Java code; kmirror manages topics and ACLs with its own admin client";
 const METRIC_REPORTERS: &str =
     "metrics reporters are Java classes; kmirror exports its metrics over HTTP";
@@ -241,7 +245,8 @@ static SPECS: &[Spec] = &[
         Ty::Bool,
         Note::Unused(REST)
     ),
-    spec!("config.providers", T, Ty::List, Note::Jvm(CONFIG_PROVIDERS)),
+    // Checked and applied by `providers.rs`.
+    spec!("config.providers", T, Ty::List),
     spec!("listeners", T | C, Ty::List, Note::Unused(REST)),
     spec!(
         "rest.advertised.host.name",
@@ -876,7 +881,7 @@ static PREFIXES: &[PrefixSpec] = &[
         prefix: "config.providers.",
         scopes: T,
         strong: true,
-        note: Note::Jvm(CONFIG_PROVIDERS),
+        note: Note::None,
     },
     PrefixSpec {
         prefix: "ssl.",
@@ -971,17 +976,6 @@ pub(crate) fn is_connector_key(key: &str) -> bool {
     SPECS.iter().any(|s| s.name == key && s.scopes & K != 0)
         || key.starts_with("ssl.")
         || key.starts_with("sasl.")
-}
-
-/// Whether a key's value is a secret and should not be printed (passwords, JAAS lines, private
-/// keys, tokens). Works on any scope's key.
-pub fn is_sensitive_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || k.ends_with("jaas.config")
-        || k.ends_with("ssl.keystore.key")
-        || k.ends_with("token")
 }
 
 /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent
@@ -1428,29 +1422,30 @@ fn client_leaf(sub: &str) -> &str {
 fn value_notes(line: usize, key: &str, leaf: &str, value: &str, c: &mut Collector) {
     let v = mm2::java_trim(value);
     let lower = v.to_ascii_lowercase();
+    let shown = c.shown(key, v).into_owned();
     match leaf {
-        "ssl.truststore.type" | "ssl.keystore.type" if !v.eq_ignore_ascii_case("PEM") => {
+        "ssl.truststore.type" | "ssl.keystore.type" if v.eq_ignore_ascii_case("JKS") => {
             c.warn(
                 Some(line),
                 key,
-                WarningKind::JvmOnly {
+                WarningKind::UnsupportedByKmirror {
                     reason: format!(
-                        "{v} is a Java keystore format; kmirror reads PEM (set {leaf}=PEM)"
+                        "{shown}: kmirror reads PKCS12 and PEM stores; a JKS file is refused when the cluster connects (a PKCS12 file typed JKS is read, as Java does): convert it with `keytool -importkeystore -srcstoretype JKS -deststoretype PKCS12` and set {leaf}=PKCS12"
                     ),
                 },
             );
         }
         "ssl.truststore.location" | "ssl.keystore.location"
-            if [".jks", ".p12", ".pfx", ".keystore", ".truststore"]
+            if [".jks", ".keystore", ".truststore"]
                 .iter()
                 .any(|ext| lower.ends_with(ext)) =>
         {
             c.warn(
                 Some(line),
                 key,
-                WarningKind::JvmOnly {
+                WarningKind::UnsupportedByKmirror {
                     reason: format!(
-                        "\"{v}\" looks like a Java keystore (the default store type is JKS); kmirror reads PEM files: convert it and set the matching .type=PEM"
+                        "\"{shown}\" looks like a JKS store (Kafka's default type); kmirror reads PKCS12 and PEM, and refuses a JKS file when the cluster connects: convert it with `keytool -importkeystore -srckeystore {shown} -srcstoretype JKS -destkeystore NEW.p12 -deststoretype PKCS12`"
                     ),
                 },
             );
@@ -1461,7 +1456,7 @@ fn value_notes(line: usize, key: &str, leaf: &str, value: &str, c: &mut Collecto
                 key,
                 WarningKind::UnsupportedByKmirror {
                     reason: format!(
-                        "SASL mechanism {v}; kmirror speaks PLAIN and SCRAM-SHA-256/512"
+                        "SASL mechanism {shown}; kmirror speaks PLAIN and SCRAM-SHA-256/512"
                     ),
                 },
             );
@@ -1503,26 +1498,15 @@ fn note_warning(note: Note, value: &str) -> Option<WarningKind> {
     }
 }
 
-/// Finds `${provider:path:key}` references.
-fn provider_reference(value: &str) -> Option<&str> {
-    let start = value.find("${")?;
-    let end = start + value[start..].find('}')?;
-    let inner = &value[start + 2..end];
-    inner.contains(':').then(|| &value[start..=end])
-}
-
 /// Lints every entry: aliases, key names, inline comments, values, notes.
 pub(crate) fn lint_entries(entries: &[Entry], raw: &RawMap, aliases: &[String], c: &mut Collector) {
     let listed = raw.contains_key("clusters");
-    let providers_on = raw
-        .get("config.providers")
-        .is_some_and(|r| !mm2::parse_list(&r.value).is_empty());
     for e in entries {
-        lint_entry(e, aliases, listed, providers_on, c);
+        lint_entry(e, aliases, listed, c);
     }
 }
 
-fn lint_entry(e: &Entry, aliases: &[String], listed: bool, providers_on: bool, c: &mut Collector) {
+fn lint_entry(e: &Entry, aliases: &[String], listed: bool, c: &mut Collector) {
     let line = Some(e.line);
     let key = e.key.as_str();
     let cls = classify(key, aliases, listed);
@@ -1605,13 +1589,8 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, providers_on: bool, c
                 if read_by_kmirror(spec) {
                     c.error(line, key, kind);
                 } else {
-                    c.warn(
-                        line,
-                        key,
-                        WarningKind::InvalidIgnoredValue {
-                            problem: kind.to_string(),
-                        },
-                    );
+                    let problem = c.redact(key, kind).to_string();
+                    c.warn(line, key, WarningKind::InvalidIgnoredValue { problem });
                 }
             }
             if let Some(w) = note_warning(spec.note, value) {
@@ -1657,15 +1636,6 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, providers_on: bool, c
     }
 
     value_notes(e.line, key, client_leaf(sub), &e.value, c);
-    if providers_on && let Some(reference) = provider_reference(&e.value) {
-        c.warn(
-            line,
-            key,
-            WarningKind::ConfigProviderReference {
-                reference: reference.to_string(),
-            },
-        );
-    }
 }
 
 #[cfg(test)]
@@ -1803,22 +1773,6 @@ mod tests {
             infer_aliases(&entries),
             aliases(&["primary", "us-west", "A", "B"])
         );
-    }
-
-    #[test]
-    fn sensitive_keys_are_recognised() {
-        assert!(is_sensitive_key("us-east.ssl.truststore.password"));
-        assert!(is_sensitive_key("source.cluster.sasl.jaas.config"));
-        assert!(!is_sensitive_key("topics"));
-    }
-
-    #[test]
-    fn provider_reference_needs_a_colon() {
-        assert_eq!(
-            provider_reference("${file:/etc/secret.properties:pw}"),
-            Some("${file:/etc/secret.properties:pw}")
-        );
-        assert_eq!(provider_reference("${nothing}"), None);
     }
 
     #[test]

@@ -46,14 +46,25 @@
 //!
 //! Values are parsed the way Kafka's `ConfigDef` parses them (trimmed, case-insensitive booleans,
 //! lists split on commas with surrounding whitespace, regexes matched against the whole name).
+//!
+//! # Config providers and secrets
+//!
+//! Before anything reads the values, every `${provider:path:key}` reference is replaced by what
+//! the providers declared in `config.providers` return (MM2's `ConfigTransformer`, see
+//! [`super::providers`]), so cluster, flow and client settings all hold the real value. A
+//! reference that cannot be resolved is an error on the line that uses it. Errors and warnings
+//! never quote the value of a sensitive key ([`super::is_sensitive`]) or a value that came from a
+//! provider; print flow settings with [`Mm2Config::shown`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use super::lint::{self, Ty};
 use super::properties::{self, Entry};
+use super::providers::{self, HIDDEN, ProviderProblem};
 
 /// Result alias for this module: errors are the collected [`ConfigErrors`].
 pub type Result<T, E = ConfigErrors> = std::result::Result<T, E>;
@@ -351,6 +362,81 @@ pub enum ErrorKind {
         /// Why.
         reason: &'static str,
     },
+    /// A `${provider:path:key}` reference that cannot be resolved (see [`super::providers`]).
+    /// Names the reference, never the secret.
+    #[error("cannot resolve \"{reference}\": {problem}")]
+    UnresolvedReference {
+        /// The reference as written.
+        reference: String,
+        /// Why.
+        problem: ProviderProblem,
+    },
+    /// A config provider parameter MM2 would refuse (`allowlist.pattern`, `allowed.paths`).
+    #[error("invalid config provider parameter \"{value}\": {reason}")]
+    InvalidProviderParam {
+        /// The value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ErrorKind {
+    /// The same error with every quoted value replaced by [`HIDDEN`], for keys whose value is a
+    /// secret.
+    fn redacted(self) -> Self {
+        let hidden = || HIDDEN.to_string();
+        match self {
+            ErrorKind::MalformedEscape { .. } => ErrorKind::MalformedEscape {
+                problem: format!("the value ({HIDDEN}) has an invalid \\u escape"),
+            },
+            ErrorKind::InvalidAlias { reason, .. } => ErrorKind::InvalidAlias {
+                alias: hidden(),
+                reason,
+            },
+            ErrorKind::InvalidBootstrapServer { .. } => {
+                ErrorKind::InvalidBootstrapServer { value: hidden() }
+            }
+            ErrorKind::InlineComment { .. } => ErrorKind::InlineComment {
+                comment: format!("# {HIDDEN}"),
+                consequence: "the value would not be valid".to_string(),
+            },
+            ErrorKind::InvalidBoolean { .. } => ErrorKind::InvalidBoolean { value: hidden() },
+            ErrorKind::InvalidNumber { expected, .. } => ErrorKind::InvalidNumber {
+                value: hidden(),
+                expected,
+            },
+            ErrorKind::OutOfRange { expected, .. } => ErrorKind::OutOfRange {
+                value: hidden(),
+                expected,
+            },
+            ErrorKind::InvalidRegex { reason, .. } => ErrorKind::InvalidRegex {
+                pattern: hidden(),
+                reason,
+            },
+            ErrorKind::InvalidChoice { allowed, .. } => ErrorKind::InvalidChoice {
+                value: hidden(),
+                allowed,
+            },
+            ErrorKind::UnknownPolicyClass { .. } => ErrorKind::UnknownPolicyClass {
+                class: hidden(),
+                suggestion: None,
+            },
+            ErrorKind::UnsupportedClass { reason, .. } => ErrorKind::UnsupportedClass {
+                class: hidden(),
+                reason,
+            },
+            ErrorKind::InvalidSeparator { reason, .. } => ErrorKind::InvalidSeparator {
+                value: hidden(),
+                reason,
+            },
+            ErrorKind::InvalidProviderParam { reason, .. } => ErrorKind::InvalidProviderParam {
+                value: hidden(),
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 fn clusters_hint(inferred: &[String]) -> String {
@@ -464,11 +550,6 @@ pub enum WarningKind {
     NonAscii,
     /// The file is not UTF-8 and was decoded as ISO-8859-1, as Java does.
     Latin1Decoded,
-    /// A `${provider:path:key}` reference while `config.providers` is set.
-    ConfigProviderReference {
-        /// The reference.
-        reference: String,
-    },
     /// An alias contains the flow's replication separator.
     AliasContainsSeparator {
         /// The alias.
@@ -476,6 +557,20 @@ pub enum WarningKind {
         /// The separator.
         separator: String,
     },
+}
+
+impl WarningKind {
+    /// The same warning with quoted values replaced by [`HIDDEN`], for keys whose value is a
+    /// secret. Warnings built from a value's text ([`WarningKind::InvalidIgnoredValue`],
+    /// notes on keystores and SASL mechanisms) are given the hidden text when built.
+    fn redacted(self) -> Self {
+        match self {
+            WarningKind::InlineComment { .. } => WarningKind::InlineComment {
+                comment: format!("# {HIDDEN}"),
+            },
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for WarningKind {
@@ -540,10 +635,6 @@ impl fmt::Display for WarningKind {
             WarningKind::Latin1Decoded => f.write_str(
                 "the file is not valid UTF-8; decoded as ISO-8859-1, as Java does",
             ),
-            WarningKind::ConfigProviderReference { reference } => write!(
-                f,
-                "\"{reference}\" is not expanded: config providers are not supported yet, so kmirror uses the text literally"
-            ),
             WarningKind::AliasContainsSeparator { alias, separator } => write!(
                 f,
                 "alias \"{alias}\" contains the replication separator \"{separator}\": remote topics \"{alias}{separator}...\" will be read back as coming from \"{}\", which breaks cycle detection",
@@ -585,6 +676,8 @@ pub(crate) struct Collector {
     /// Rendered diagnostics already recorded, so a top-level problem shared by many flows is
     /// reported once (and deduplication stays linear on huge files).
     seen: HashSet<String>,
+    /// Keys (as written) whose value came from a config provider.
+    provided: HashSet<String>,
 }
 
 impl Collector {
@@ -594,6 +687,36 @@ impl Collector {
             errors: Vec::new(),
             warnings: Vec::new(),
             seen: HashSet::new(),
+            provided: HashSet::new(),
+        }
+    }
+
+    /// Records that the value of `key` came from a config provider, so it is never quoted.
+    pub(crate) fn mark_provided(&mut self, key: &str) {
+        self.provided.insert(key.to_string());
+    }
+
+    /// Whether diagnostics about `key` must not quote its value: a sensitive key
+    /// ([`providers::is_sensitive`]) or a value from a config provider.
+    pub(crate) fn hides(&self, key: &str) -> bool {
+        providers::is_sensitive(key) || self.provided.contains(key)
+    }
+
+    /// `value` as a diagnostic about `key` may quote it.
+    pub(crate) fn shown<'a>(&self, key: &str, value: &'a str) -> Cow<'a, str> {
+        if self.hides(key) {
+            Cow::Borrowed(HIDDEN)
+        } else {
+            Cow::Borrowed(value)
+        }
+    }
+
+    /// `kind` as a diagnostic about `key` may show it.
+    pub(crate) fn redact(&self, key: &str, kind: ErrorKind) -> ErrorKind {
+        if self.hides(key) {
+            kind.redacted()
+        } else {
+            kind
         }
     }
 
@@ -602,7 +725,7 @@ impl Collector {
             path: self.path.clone(),
             line,
             key: key.to_string(),
-            kind,
+            kind: self.redact(key, kind),
         };
         if self.seen.insert(format!("E{e}")) {
             self.errors.push(e);
@@ -610,6 +733,11 @@ impl Collector {
     }
 
     pub(crate) fn warn(&mut self, line: Option<usize>, key: &str, kind: WarningKind) {
+        let kind = if self.hides(key) {
+            kind.redacted()
+        } else {
+            kind
+        };
         let w = Diagnostic {
             path: self.path.clone(),
             line,
@@ -650,12 +778,35 @@ pub struct Mm2Config {
     pub flows: Vec<FlowConfig>,
     /// Warnings, sorted by line.
     pub warnings: Vec<Diagnostic>,
+    /// Lines whose value came from a config provider.
+    provided_lines: BTreeSet<usize>,
 }
 
 impl Mm2Config {
     /// The flows that replicate (`S->T.enabled=true`), in order.
     pub fn enabled_flows(&self) -> impl Iterator<Item = &FlowConfig> {
         self.flows.iter().filter(|f| f.enabled)
+    }
+
+    /// Whether the value set on `line` came from a config provider (`${provider:path:key}`).
+    pub fn is_provided(&self, line: usize) -> bool {
+        self.provided_lines.contains(&line)
+    }
+
+    /// A flow setting ([`FlowConfig::settings`]) as it may be printed: [`HIDDEN`] when the key
+    /// is sensitive ([`providers::is_sensitive`], for the setting's name or the key written in
+    /// the file) or the value came from a config provider, else the value.
+    pub fn shown<'a>(&self, key: &str, value: &'a str, origin: &Origin) -> Cow<'a, str> {
+        let file_key_sensitive =
+            matches!(origin, Origin::Cluster { key, .. } if providers::is_sensitive(key));
+        if providers::is_sensitive(key)
+            || file_key_sensitive
+            || origin.line().is_some_and(|l| self.is_provided(l))
+        {
+            Cow::Borrowed(HIDDEN)
+        } else {
+            Cow::Borrowed(value)
+        }
     }
 
     /// The cluster with this alias (aliases are case-sensitive).
@@ -862,7 +1013,7 @@ pub struct FlowConfig {
     pub target_admin: BTreeMap<String, String>,
     /// Every effective connector-level setting of the flow (MM2 key names, e.g. `topics`,
     /// `source.cluster.bootstrap.servers`) with its origin, defaults included, for
-    /// `kmirror check`. Values may be secrets; see [`lint::is_sensitive_key`].
+    /// `kmirror check`. Values may be secrets: print them with [`Mm2Config::shown`].
     pub settings: BTreeMap<String, (String, Origin)>,
 }
 
@@ -911,6 +1062,10 @@ pub fn parse_str(text: &str, file: &str) -> Result<Mm2Config> {
     parse_inner(text, file, false)
 }
 
+fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
+    parse_with_env(text, file, latin1, &providers::process_env)
+}
+
 /// A value as it stands in the file.
 #[derive(Debug, Clone)]
 pub(crate) struct Raw {
@@ -921,7 +1076,13 @@ pub(crate) struct Raw {
 /// The last value of every key, as Java keeps it.
 pub(crate) type RawMap = BTreeMap<String, Raw>;
 
-fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
+/// [`parse_str`] with `${env:NAME}` references looked up in `env`.
+pub(crate) fn parse_with_env(
+    text: &str,
+    file: &str,
+    latin1: bool,
+    env: providers::EnvLookup<'_>,
+) -> Result<Mm2Config> {
     let mut c = Collector::new(file);
     if latin1 {
         c.warn(None, "", WarningKind::Latin1Decoded);
@@ -941,7 +1102,7 @@ fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
             },
         );
     }
-    let entries = lexed.entries;
+    let mut entries = lexed.entries;
     if let Some(first) = entries.first()
         && first.key.starts_with('\u{feff}')
     {
@@ -954,6 +1115,9 @@ fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
             }
         }
     }
+
+    // Config providers first, so every later step sees the real values.
+    let provided_lines = providers::expand(&mut entries, env, &mut c);
 
     let raw = raw_map(&entries, &mut c);
     let (aliases, clusters_ok) = read_aliases(&raw, &entries, &mut c);
@@ -984,6 +1148,7 @@ fn parse_inner(text: &str, file: &str, latin1: bool) -> Result<Mm2Config> {
         clusters,
         flows,
         warnings,
+        provided_lines,
     })
 }
 
@@ -1613,7 +1778,7 @@ fn build_flow(raw: &RawMap, s: &str, t: &str, c: &mut Collector) -> Option<FlowC
                 WarningKind::Ineffective {
                     reason: format!(
                         "MM2 decides which flows exist with Boolean.parseBoolean, which reads \"{}\" (with its whitespace) as false, while the connectors read it as true; remove the whitespace",
-                        r.value
+                        c.shown(&key, &r.value)
                     ),
                 },
             );
@@ -2285,7 +2450,7 @@ mod tests {
         assert!(
             e.warnings
                 .iter()
-                .all(|w| matches!(w.kind, WarningKind::JvmOnly { .. }))
+                .all(|w| matches!(w.kind, WarningKind::UnsupportedByKmirror { .. }))
         );
         let cfg = ok(&format!(
             "clusters = us-west, us-east\nus-west.bootstrap.servers = w:9092\nus-east.bootstrap.servers = e:9092\nus-west->us-east.enabled = true\n{}",
@@ -2938,23 +3103,370 @@ mod tests {
         assert_eq!(where_(&e), vec![(Some(5), "tasks.max")]);
     }
 
+    // --- config providers and secrets ------------------------------------------------------
+
+    const FILE_PROVIDER: &str = "config.providers = file\nconfig.providers.file.class = org.apache.kafka.common.config.provider.FileConfigProvider\n";
+
+    /// A fixed environment for `${env:...}` (the crate forbids `unsafe`, so tests cannot call
+    /// `std::env::set_var`).
+    fn fake_env(name: &str) -> Option<String> {
+        match name {
+            "KMIRROR_TEST_PASSWORD" => Some("env-secret-1".to_string()),
+            "KMIRROR_TEST_MECHANISM" => Some("GSSAPI".to_string()),
+            "OTHER_VAR" => Some("other".to_string()),
+            _ => None,
+        }
+    }
+
+    fn parse_env(text: &str) -> Result<Mm2Config> {
+        parse_with_env(text, "t.properties", false, &fake_env)
+    }
+
+    /// Writes `name` with `contents` in a fresh temporary directory.
+    fn secrets_file(name: &str, contents: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(name);
+        std::fs::write(&path, contents).expect("write secrets file");
+        (dir, path.display().to_string())
+    }
+
+    /// Every rendered error and warning, for "the secret is never printed" checks.
+    fn all_text(e: &ConfigErrors) -> String {
+        let mut out = e.to_string();
+        for w in &e.warnings {
+            out.push('\n');
+            out.push_str(&w.to_string());
+        }
+        out
+    }
+
     #[test]
-    fn config_providers_warn_and_references_are_flagged() {
+    fn file_provider_expands_references_in_every_scope() {
+        let (_dir, path) = secrets_file(
+            "secrets.properties",
+            "# secrets\njaas.password = file-secret-1\ntruststore.password: file-secret-2\ntopics = orders, payments\nservers = a1:9092,a2:9092\n",
+        );
         let cfg = ok(&format!(
-            "{BASE}config.providers = file\nconfig.providers.file.class = org.apache.kafka.common.config.provider.FileConfigProvider\nA.sasl.jaas.config = ${{file:/etc/kafka/secrets.properties:jaas}}\n"
+            "clusters = A, B\nA.bootstrap.servers = ${{file:{path}:servers}}\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n{FILE_PROVIDER}\
+             A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"${{file:{path}:jaas.password}}\";\n\
+             B.producer.ssl.truststore.password = ${{file:{path}:truststore.password}}\n\
+             A->B.topics = ${{file:{path}:topics}}\n"
         ));
-        assert!(has_warning(&cfg.warnings, Some(5), |k| matches!(
-            k,
-            WarningKind::JvmOnly { .. }
+        let f = flow(&cfg, "A", "B");
+        assert_eq!(
+            f.source_consumer["sasl.jaas.config"],
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"file-secret-1\";"
+        );
+        assert_eq!(
+            f.target_producer["ssl.truststore.password"],
+            "file-secret-2"
+        );
+        assert_eq!(f.topics, strings(&["orders", "payments"]));
+        assert_eq!(
+            cfg.cluster("A").expect("A").bootstrap_servers,
+            strings(&["a1:9092", "a2:9092"])
+        );
+        assert_eq!(f.source_consumer["bootstrap.servers"], "a1:9092,a2:9092");
+        // Supported providers earn no warning any more.
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        assert!(cfg.is_provided(2) && cfg.is_provided(7) && !cfg.is_provided(3));
+    }
+
+    #[test]
+    fn values_without_references_are_untouched() {
+        let cfg = ok(&format!(
+            "{BASE}{FILE_PROVIDER}B.producer.client.id = ${{nothing}} $ {{x}} $${{}}\n"
+        ));
+        assert_eq!(
+            flow(&cfg, "A", "B").target_producer["client.id"],
+            "${nothing} $ {x} $${}"
+        );
+        assert!(!cfg.is_provided(7));
+    }
+
+    #[test]
+    fn custom_provider_names_work_and_others_are_undeclared() {
+        let (_dir, path) = secrets_file("s.properties", "pw = custom-secret\n");
+        let text = format!(
+            "{BASE}config.providers = secrets\nconfig.providers.secrets.class = FileConfigProvider\nB.ssl.key.password = ${{secrets:{path}:pw}}\n"
+        );
+        let cfg = ok(&text);
+        assert_eq!(
+            flow(&cfg, "A", "B").target_admin["ssl.key.password"],
+            "custom-secret"
+        );
+        let e = bad(&format!("{text}A.ssl.key.password = ${{file:{path}:pw}}\n"));
+        assert_eq!(where_(&e), vec![(Some(8), "A.ssl.key.password")]);
+        assert_eq!(
+            e.errors[0].to_string(),
+            format!(
+                "t.properties:8: A.ssl.key.password: cannot resolve \"${{file:{path}:pw}}\": config provider \"file\" is not declared (config.providers lists secrets); MM2 would use the text literally"
+            )
+        );
+        assert!(!all_text(&e).contains("custom-secret"));
+    }
+
+    #[test]
+    fn env_provider_reads_variables_and_honours_the_allowlist() {
+        let env_provider = "config.providers = env\nconfig.providers.env.class = org.apache.kafka.common.config.provider.EnvVarConfigProvider\n";
+        let cfg = parse_env(&format!(
+            "{BASE}{env_provider}A.sasl.jaas.config = x password=\"${{env:KMIRROR_TEST_PASSWORD}}\";\n"
+        ))
+        .expect("valid");
+        assert_eq!(
+            flow(&cfg, "A", "B").source_admin["sasl.jaas.config"],
+            "x password=\"env-secret-1\";"
+        );
+        let e = err(parse_env(&format!(
+            "{BASE}{env_provider}config.providers.env.param.allowlist.pattern = ^KMIRROR_\n\
+             A.ssl.key.password = ${{env:KMIRROR_TEST_PASSWORD}}\n\
+             B.ssl.key.password = ${{env:OTHER_VAR}}\n\
+             B.ssl.keystore.password = ${{env:KMIRROR_UNSET_VARIABLE}}\n\
+             A.ssl.keystore.password = ${{env:/etc:KMIRROR_TEST_PASSWORD}}\n"
         )));
-        assert!(has_warning(&cfg.warnings, Some(6), |k| matches!(
+        assert_eq!(
+            e.errors.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            vec![
+                "t.properties:9: B.ssl.key.password: cannot resolve \"${env:OTHER_VAR}\": environment variable OTHER_VAR does not match config.providers.env.param.allowlist.pattern \"^KMIRROR_\"",
+                "t.properties:10: B.ssl.keystore.password: cannot resolve \"${env:KMIRROR_UNSET_VARIABLE}\": environment variable KMIRROR_UNSET_VARIABLE is not set",
+                "t.properties:11: A.ssl.keystore.password: cannot resolve \"${env:/etc:KMIRROR_TEST_PASSWORD}\": EnvVarConfigProvider takes no path (got \"/etc\"); write ${env:VARIABLE}",
+            ]
+        );
+        assert!(!all_text(&e).contains("env-secret-1"));
+        assert!(!all_text(&e).contains("other"));
+    }
+
+    #[test]
+    fn env_provider_reads_the_process_environment() {
+        // Any variable this process already has: the crate forbids `unsafe`, so no set_var.
+        let Some((name, value)) = std::env::vars().find(|(k, v)| {
+            !v.is_empty()
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !v.contains(['}', '\n', '\r', '\\', '#'])
+                && v.is_ascii()
+                && v.trim() == v
+        }) else {
+            return;
+        };
+        let cfg = ok(&format!(
+            "{BASE}config.providers = e\nconfig.providers.e.class = EnvVarConfigProvider\nB.producer.client.id = ${{e:{name}}}\n"
+        ));
+        assert_eq!(flow(&cfg, "A", "B").target_producer["client.id"], value);
+    }
+
+    #[test]
+    fn directory_provider_reads_whole_files() {
+        let (dir, _) = secrets_file("key-password", "dir-secret\n");
+        let d = dir.path().display().to_string();
+        let text = format!(
+            "{BASE}config.providers = dir\nconfig.providers.dir.class = org.apache.kafka.common.config.provider.DirectoryConfigProvider\nconfig.providers.dir.param.allowed.paths = {d}\nB.ssl.key.password = ${{dir:{d}:key-password}}\n"
+        );
+        let cfg = ok(&text);
+        // Kafka keeps the file's trailing newline.
+        assert_eq!(
+            flow(&cfg, "A", "B").target_admin["ssl.key.password"],
+            "dir-secret\n"
+        );
+        let e = bad(&format!(
+            "{text}A.ssl.key.password = ${{dir:{d}:nope}}\nA.ssl.keystore.password = ${{dir:/etc:passwd}}\nB.ssl.keystore.password = ${{dir:{d}/../x:key-password}}\n"
+        ));
+        assert_eq!(
+            e.errors.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            vec![
+                format!("t.properties:9: A.ssl.key.password: cannot resolve \"${{dir:{d}:nope}}\": {d} has no regular file \"nope\""),
+                "t.properties:10: A.ssl.keystore.password: cannot resolve \"${dir:/etc:passwd}\": /etc is outside config.providers.dir.param.allowed.paths".to_string(),
+                format!("t.properties:11: B.ssl.keystore.password: cannot resolve \"${{dir:{d}/../x:key-password}}\": {d}/../x is outside config.providers.dir.param.allowed.paths"),
+            ]
+        );
+        assert!(!all_text(&e).contains("dir-secret"));
+    }
+
+    #[test]
+    fn unresolved_references_name_file_line_key_and_never_the_secret() {
+        let (dir, path) = secrets_file("secrets.properties", "present = file-secret-9\n");
+        let missing = dir.path().join("missing.properties").display().to_string();
+        let e = bad(&format!(
+            "{BASE}{FILE_PROVIDER}A.ssl.key.password = ${{file:{path}:absent}}\n\
+             B.sasl.jaas.config = a ${{file:{path}:present}} b ${{file:{missing}:pw}}\n\
+             A.ssl.keystore.password = ${{file:pw}}\n"
+        ));
+        assert_eq!(
+            where_(&e),
+            vec![
+                (Some(7), "A.ssl.key.password"),
+                (Some(8), "B.sasl.jaas.config"),
+                (Some(9), "A.ssl.keystore.password"),
+            ]
+        );
+        assert_eq!(
+            e.errors[0].to_string(),
+            format!(
+                "t.properties:7: A.ssl.key.password: cannot resolve \"${{file:{path}:absent}}\": {path} has no key \"absent\""
+            )
+        );
+        assert_eq!(
+            e.errors[1].to_string(),
+            format!(
+                "t.properties:8: B.sasl.jaas.config: cannot resolve \"${{file:{missing}:pw}}\": cannot read {missing}: No such file or directory (os error 2)"
+            )
+        );
+        assert_eq!(
+            e.errors[2].to_string(),
+            "t.properties:9: A.ssl.keystore.password: cannot resolve \"${file:pw}\": FileConfigProvider needs a path: ${file:/path:key}"
+        );
+        assert!(!all_text(&e).contains("file-secret-9"), "{}", all_text(&e));
+    }
+
+    #[test]
+    fn a_malformed_secrets_file_is_an_error_without_its_text() {
+        let (_dir, path) = secrets_file("s.properties", "a = 1\npw = se\\uZZcret\n");
+        let e = bad(&format!(
+            "{BASE}{FILE_PROVIDER}A.ssl.key.password = ${{file:{path}:pw}}\n"
+        ));
+        assert_eq!(
+            e.errors[0].to_string(),
+            format!(
+                "t.properties:7: A.ssl.key.password: cannot resolve \"${{file:{path}:pw}}\": {path}:2: malformed \\uXXXX escape; Java refuses to load the file"
+            )
+        );
+    }
+
+    #[test]
+    fn provider_declarations_are_checked() {
+        // Unknown class: a warning where it is declared, an error where it is used.
+        let text = format!(
+            "{BASE}config.providers = vault, nocls\nconfig.providers.vault.class = com.example.VaultConfigProvider\nconfig.providers.vault.param.address = https://vault:8200\nA.ssl.key.password = ${{vault:secret/kafka:pw}}\nB.ssl.key.password = ${{nocls:x:y}}\n"
+        );
+        let e = bad(&text);
+        assert!(has_warning(&e.warnings, Some(6), |k| matches!(
             k,
-            WarningKind::JvmOnly { .. }
+            WarningKind::UnsupportedByKmirror { reason } if reason.contains("com.example.VaultConfigProvider")
         )));
-        assert!(has_warning(&cfg.warnings, Some(7), |k| matches!(
+        assert!(has_warning(&e.warnings, Some(5), |k| matches!(
             k,
-            WarningKind::ConfigProviderReference { reference } if reference == "${file:/etc/kafka/secrets.properties:jaas}"
+            WarningKind::Ineffective { reason } if reason.contains("config.providers.nocls.class")
         )));
+        assert_eq!(
+            e.errors.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            vec![
+                "t.properties:8: A.ssl.key.password: cannot resolve \"${vault:secret/kafka:pw}\": config provider \"vault\" is com.example.VaultConfigProvider, which kmirror cannot run (kmirror implements FileConfigProvider, DirectoryConfigProvider and EnvVarConfigProvider)",
+                "t.properties:9: B.ssl.key.password: cannot resolve \"${nocls:x:y}\": config.providers.nocls.class is not set, so MM2 would use the text literally; set it to a provider class",
+            ]
+        );
+        // Declared but unused unknown classes only warn.
+        let cfg = ok(&format!(
+            "{BASE}config.providers = vault\nconfig.providers.vault.class = com.example.VaultConfigProvider\n"
+        ));
+        assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+        // Typos, unlisted providers, bad parameters.
+        let e = bad(&format!(
+            "{BASE}{FILE_PROVIDER}config.providers.file.clas = x\nconfig.providers.other.class = FileConfigProvider\nconfig.providers.file.param.allowed.paths = relative/dir\n"
+        ));
+        assert_eq!(
+            where_(&e),
+            vec![
+                (Some(7), "config.providers.file.clas"),
+                (Some(9), "config.providers.file.param.allowed.paths"),
+            ]
+        );
+        assert_eq!(kinds(&e)[0], &unknown_key("config.providers.file.class"));
+        assert!(has_warning(&e.warnings, Some(8), |k| matches!(
+            k,
+            WarningKind::Ineffective { reason } if reason.contains("does not list \"other\"")
+        )));
+        let e = bad(&format!(
+            "{BASE}config.providers = env\nconfig.providers.env.class = EnvVarConfigProvider\nconfig.providers.env.param.allowlist.pattern = (?<=x)\n"
+        ));
+        assert_eq!(
+            where_(&e),
+            vec![(Some(7), "config.providers.env.param.allowlist.pattern")]
+        );
+    }
+
+    #[test]
+    fn config_providers_fixture_reports_every_unresolved_reference() {
+        let e = err(parse_with_env(
+            include_str!("../../testdata/config/config_providers.properties"),
+            "config_providers.properties",
+            false,
+            &fake_env,
+        ));
+        assert_eq!(
+            where_(&e),
+            vec![
+                (Some(17), "primary.sasl.jaas.config"),
+                (Some(19), "primary.ssl.truststore.password"),
+                (Some(20), "backup.sasl.jaas.config"),
+                (Some(21), "backup.ssl.key.password"),
+                (Some(22), "backup.ssl.keystore.password"),
+            ]
+        );
+        assert!(
+            e.errors
+                .iter()
+                .all(|x| matches!(x.kind, ErrorKind::UnresolvedReference { .. }))
+        );
+        assert!(has_warning(&e.warnings, Some(13), |k| matches!(
+            k,
+            WarningKind::UnsupportedByKmirror { .. }
+        )));
+        assert!(
+            !all_text(&e).contains("literal-password"),
+            "{}",
+            all_text(&e)
+        );
+    }
+
+    #[test]
+    fn undeclared_providers_are_errors_even_without_config_providers() {
+        let e = bad(&format!("{BASE}A.ssl.key.password = ${{file:/s:pw}}\n"));
+        assert_eq!(
+            e.errors[0].to_string(),
+            "t.properties:5: A.ssl.key.password: cannot resolve \"${file:/s:pw}\": config provider \"file\" is not declared (add config.providers = file and config.providers.file.class = <provider class>); MM2 would use the text literally"
+        );
+    }
+
+    #[test]
+    fn only_the_winning_duplicate_is_resolved() {
+        let (_dir, path) = secrets_file("s.properties", "pw = second\n");
+        let cfg = ok(&format!(
+            "{BASE}{FILE_PROVIDER}B.ssl.key.password = ${{file:/no/such/file:pw}}\nB.ssl.key.password = ${{file:{path}:pw}}\n"
+        ));
+        assert_eq!(
+            flow(&cfg, "A", "B").target_admin["ssl.key.password"],
+            "second"
+        );
+    }
+
+    #[test]
+    fn diagnostics_never_quote_secrets() {
+        // A sensitive key: the inline-comment warning hides the text.
+        let cfg = ok(&format!("{BASE}A.ssl.key.password = pass #word\n"));
+        let text: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(text.iter().all(|t| !t.contains("#word")), "{text:?}");
+        assert!(has_warning(&cfg.warnings, Some(5), |k| *k
+            == WarningKind::InlineComment {
+                comment: "# [hidden]".into()
+            }));
+        // A provider value under a non-sensitive key, in errors and warnings.
+        let (_dir, path) = secrets_file(
+            "s.properties",
+            "topics = (unclosed-secret\nflag = yes-secret\nmech = GSSAPI-secret\n",
+        );
+        let e = err(parse_env(&format!(
+            "{BASE}{FILE_PROVIDER}A->B.topics = ${{file:{path}:topics}}\nA->B.emit.checkpoints.enabled = ${{file:{path}:flag}}\nA.sasl.mechanism = ${{file:{path}:mech}}\n"
+        )));
+        let text = all_text(&e);
+        assert!(!text.contains("secret"), "{text}");
+        assert_eq!(
+            e.errors[0].to_string(),
+            "t.properties:7: A->B.topics: invalid regex \"[hidden]\" (kmirror uses Rust regex syntax: no look-around or back-references): unclosed group"
+        );
+        assert_eq!(
+            e.errors[1].to_string(),
+            "t.properties:8: A->B.emit.checkpoints.enabled: invalid boolean \"[hidden]\": expected true or false"
+        );
+        assert!(text.contains("SASL mechanism [hidden]"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //!   errors ([`ConfigError`], collected in [`ConfigErrors`]) and warnings ([`Diagnostic`]).
 //! * [`lint`]: typo detection and the notes on keys kmirror does not use; its module docs record
 //!   how the seed document's own mistakes are treated.
+//! * [`providers`]: Kafka's config providers (`${file:/path:key}`, `${env:NAME}`,
+//!   `${dir:/path:file}`), expanded before anything reads the values, and the rule for which
+//!   values are secrets ([`is_sensitive`], [`redact`]): they are printed as [`HIDDEN`].
 //!
 //! ```
 //! let cfg = kmirror::config::parse_str(
@@ -21,9 +24,11 @@
 pub mod lint;
 pub mod mm2;
 pub mod properties;
+pub mod providers;
 
 pub use mm2::{
     ClusterConfig, ConfigError, ConfigErrors, Diagnostic, ErrorKind, FlowConfig, Mm2Config,
     OffsetSyncsTopicLocation, Origin, PolicyConfig, PolicyKind, UseDefaultsFrom, WarningKind, load,
     parse_str,
 };
+pub use providers::{HIDDEN, is_sensitive, redact};
