@@ -105,7 +105,15 @@ pub async fn connect_with_retry(
         match Client::connect(bootstrap.to_vec(), config.clone()).await {
             Ok(c) => return Some(c),
             Err(e) => {
-                tracing::warn!(cluster = alias, error = %e, "cannot reach cluster; retrying");
+                let why = error_chain(&e);
+                match connect_hint(&why) {
+                    Some(hint) => {
+                        tracing::warn!(cluster = alias, error = %why, hint, "cannot reach cluster; retrying")
+                    }
+                    None => {
+                        tracing::warn!(cluster = alias, error = %why, "cannot reach cluster; retrying")
+                    }
+                }
                 tokio::select! {
                     _ = cancel.cancelled() => return None,
                     _ = tokio::time::sleep(backoff.next_delay()) => {}
@@ -113,6 +121,39 @@ pub async fn connect_with_retry(
             }
         }
     }
+}
+
+/// An error and its causes on one line (`a: b: c`).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cur = s.source();
+    }
+    text
+}
+
+/// What an operator should check for the usual TLS and SASL failures.
+pub fn connect_hint(why: &str) -> Option<&'static str> {
+    [
+        ("UnknownIssuer", "the broker's certificate is not signed by a CA in ssl.truststore.*"),
+        ("not valid for name", "the broker's certificate does not name the host in bootstrap.servers/advertised listeners; fix the certificate, or set ssl.endpoint.identification.algorithm= (empty) to skip host name checks"),
+        ("Expired", "a certificate has expired (or the clock is wrong)"),
+        ("CertificateRequired", "the broker requires a client certificate: set ssl.keystore.*"),
+        ("BadCertificate", "the broker rejected the client certificate: check ssl.keystore.* and the broker's truststore"),
+        ("SASL_AUTHENTICATION_FAILED", "wrong user name or password in sasl.jaas.config, or the user lacks credentials for this sasl.mechanism"),
+        ("UNSUPPORTED_SASL_MECHANISM", "the broker does not enable this sasl.mechanism"),
+        ("InvalidContentType", "the endpoint does not speak TLS (security.protocol=SSL/SASL_SSL against a plaintext listener?)"),
+        ("CorruptMessage", "the endpoint does not speak TLS (security.protocol=SSL/SASL_SSL against a plaintext listener?)"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| why.contains(needle))
+    .map(|(_, hint)| hint)
 }
 
 /// Runs one flow until `cancel`; returns after progress is saved.

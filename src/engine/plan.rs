@@ -151,6 +151,16 @@ pub enum PlanError {
         /// Why, and what to do.
         why: String,
     },
+    /// A cluster's TLS or SASL settings cannot be used.
+    #[error("flow {flow}: cluster {alias}: {reason}")]
+    Security {
+        /// `source->target`.
+        flow: String,
+        /// The cluster alias.
+        alias: String,
+        /// Which key and what failed (from `SecurityError`; never a secret).
+        reason: String,
+    },
     /// A cluster alias has no bootstrap servers.
     #[error("flow {flow}: cluster {alias} has no bootstrap.servers")]
     NoBootstrap {
@@ -170,19 +180,10 @@ fn num<T: std::str::FromStr>(
 
 fn client_config(
     flow: &str,
+    alias: &str,
     props: &std::collections::BTreeMap<String, String>,
 ) -> Result<ClientConfig, PlanError> {
     use kmirror_protocol::client::TcpConnector;
-    if let Some(p) = props.get("security.protocol")
-        && !p.trim().eq_ignore_ascii_case("PLAINTEXT")
-    {
-        return Err(PlanError::Unsupported {
-            flow: flow.to_owned(),
-            key: "security.protocol".into(),
-            value: p.clone(),
-            why: "TLS and SASL are not implemented yet; only PLAINTEXT connects".into(),
-        });
-    }
     let mut c = ClientConfig::default();
     if let Some(id) = props.get("client.id") {
         c.conn.client_id = Some(id.clone());
@@ -202,12 +203,24 @@ fn client_config(
             .filter(|v| *v > 0)
             .map(|v| v.min(i64::from(u32::MAX)) as u32)
     };
-    c.connector = std::sync::Arc::new(TcpConnector {
+    let tcp = TcpConnector {
         send_buffer_bytes: buf("socket.send.buffer.bytes"),
         receive_buffer_bytes: buf("socket.receive.buffer.bytes"),
         connect_timeout: num::<u64>(props, "socket.connection.setup.timeout.max.ms")
             .map(Duration::from_millis),
-    });
+    };
+    let security =
+        kmirror_protocol::client::security::from_props(|k| props.get(k).map(String::as_str), tcp)
+            .map_err(|e| PlanError::Security {
+            flow: flow.to_owned(),
+            alias: alias.to_owned(),
+            reason: crate::engine::error_chain(&e),
+        })?;
+    for w in &security.warnings {
+        tracing::warn!(flow, cluster = alias, "{w}");
+    }
+    c.connector = security.connector;
+    c.conn.sasl = security.sasl;
     Ok(c)
 }
 
@@ -234,8 +247,8 @@ impl FlowPlan {
         plan.config = Some(std::sync::Arc::new(f.clone()));
         plan.source_bootstrap = bootstrap(&f.source)?;
         plan.target_bootstrap = bootstrap(&f.target)?;
-        plan.source_client = client_config(&name, &f.source_consumer)?;
-        plan.target_client = client_config(&name, &f.target_producer)?;
+        plan.source_client = client_config(&name, &f.source, &f.source_consumer)?;
+        plan.target_client = client_config(&name, &f.target, &f.target_producer)?;
         let p = &f.replication_policy;
         plan.policy = match p.class {
             PolicyKind::Identity => ReplicationPolicy::Identity {

@@ -7,5 +7,6 @@ mod fuzz_corpus;
 mod harness;
 mod metrics;
 mod protocol;
+mod secure;
 mod sync;
 mod sync_configs;

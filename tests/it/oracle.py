@@ -2,7 +2,7 @@
 
 Reads one JSON command on stdin, prints one JSON answer on stdout.
   {"op": "produce", "bootstrap": B, "topic": T, "records": [...], "config": {...}}
-  {"op": "consume", "bootstrap": B, "topic": T, "partitions": N, "expect": K, "timeout": S}
+  {"op": "consume", "bootstrap": B, "topic": T, "partitions": N, "expect": K, "timeout": S, "config": {...}}
   {"op": "group_consume", "bootstrap": B, "topic": T, "partitions": N, "group": G, ...}
   {"op": "hold", "bootstrap": B, "topic": T, "group": G, "commit": [[p, offset]], "hold": S}
 Records are {"partition", "key", "value", "headers": [[k, v]], "timestamp"} with
@@ -76,9 +76,11 @@ def produce_txn(cmd):
 
 
 def consume(cmd):
-    c = Consumer({"bootstrap.servers": cmd["bootstrap"], "group.id": "oracle-%d" % time.time_ns(),
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                  "isolation.level": cmd.get("isolation", "read_committed")})
+    conf = {"bootstrap.servers": cmd["bootstrap"], "group.id": "oracle-%d" % time.time_ns(),
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": cmd.get("isolation", "read_committed")}
+    conf.update(cmd.get("config", {}))
+    c = Consumer(conf)
     c.assign([TopicPartition(cmd["topic"], p, 0) for p in range(cmd["partitions"])])
     out = []
     deadline = time.time() + cmd.get("timeout", 30)

@@ -156,6 +156,7 @@ impl Client {
         let mut guard = slot.lock().await;
         if let Some(c) = guard.as_ref()
             && !c.is_poisoned()
+            && !c.needs_reauthentication()
         {
             return Ok(Arc::clone(c));
         }

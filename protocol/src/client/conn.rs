@@ -16,15 +16,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::error::ConnError;
+use super::sasl::{Credentials, Mechanism, SaslClient, Step};
 use super::transport::{Connector, Transport};
 use crate::codec::{api_key, decode_response, encode_request, peek_correlation_id};
+use crate::error::error_code_name;
 use crate::frame::{DEFAULT_MAX_FRAME, FrameDecoder};
 use crate::versions::Negotiated;
 
@@ -39,6 +43,18 @@ pub struct ConnConfig {
     pub max_in_flight: usize,
     /// Largest response frame accepted.
     pub max_frame: usize,
+    /// SASL credentials (`SASL_PLAINTEXT` / `SASL_SSL`): every connection
+    /// authenticates after ApiVersions.
+    pub sasl: Option<Arc<SaslSettings>>,
+}
+
+/// The SASL mechanism and credentials of a client.
+#[derive(Debug, Clone)]
+pub struct SaslSettings {
+    /// `sasl.mechanism`.
+    pub mechanism: Mechanism,
+    /// From `sasl.jaas.config`.
+    pub credentials: Credentials,
 }
 
 impl Default for ConnConfig {
@@ -49,6 +65,7 @@ impl Default for ConnConfig {
             request_timeout: Duration::from_secs(30),
             max_in_flight: 64,
             max_frame: DEFAULT_MAX_FRAME,
+            sasl: None,
         }
     }
 }
@@ -114,6 +131,9 @@ pub struct Connection {
     versions: Negotiated,
     /// Reader and writer tasks, aborted on drop.
     tasks: [JoinHandle<()>; 2],
+    /// When the SASL session should be renewed (KIP-368): the pool replaces
+    /// the connection by a freshly authenticated one from then on.
+    reauthenticate_at: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -140,16 +160,102 @@ impl Connection {
         broker: &str,
         config: ConnConfig,
     ) -> Result<Self, ConnError> {
-        let io = connector
-            .connect(broker)
+        // TCP and the TLS handshake share the request timeout: a peer that
+        // never answers the handshake (a plaintext listener) must not hang us.
+        let io = tokio::time::timeout(config.request_timeout, connector.connect(broker))
             .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no TCP/TLS connection within {:?} (a TLS client against a plaintext listener waits like this)",
+                        config.request_timeout
+                    ),
+                ))
+            })
             .map_err(|e| ConnError::Connect {
                 broker: broker.to_owned(),
                 source: Arc::new(e),
             })?;
+        let sasl = config.sasl.clone();
         let mut conn = Self::over(io, broker, config);
         conn.negotiate().await?;
+        if let Some(sasl) = sasl {
+            conn.authenticate(&sasl).await?;
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake v1 then SaslAuthenticate rounds (KIP-43, KIP-152), and
+    /// the session lifetime the broker grants (KIP-368).
+    async fn authenticate(&mut self, sasl: &SaslSettings) -> Result<(), ConnError> {
+        let mechanism = sasl.mechanism.name();
+        let fail = |reason: String| ConnError::Auth {
+            broker: self.broker.clone(),
+            mechanism,
+            reason,
+        };
+        let version = self.version_for(ApiKey::SaslHandshake)?;
+        if version < 1 {
+            return Err(fail(
+                "the broker speaks only SaslHandshake v0 (unframed SASL); kmirror needs v1 (Kafka 1.0 or later)".into(),
+            ));
+        }
+        let hs = self
+            .send_version(
+                version,
+                &SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism)),
+            )
+            .await?;
+        if hs.error_code != 0 {
+            let offered: Vec<&str> = hs.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(fail(format!(
+                "{}; the broker offers {}",
+                code_name(hs.error_code),
+                if offered.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    offered.join(", ")
+                }
+            )));
+        }
+        let mut client = SaslClient::new(sasl.mechanism, sasl.credentials.clone());
+        let mut message = client.initial();
+        loop {
+            let resp = self
+                .send(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message)))
+                .await?;
+            if resp.error_code != 0 {
+                return Err(fail(format!(
+                    "{}{}",
+                    code_name(resp.error_code),
+                    resp.error_message
+                        .as_ref()
+                        .map(|m| format!(" ({})", m.as_str()))
+                        .unwrap_or_default()
+                )));
+            }
+            if resp.session_lifetime_ms > 0 {
+                // Renew at 85% of the lifetime, as Kafka's clients do at 85-95%.
+                let renew = Duration::from_millis((resp.session_lifetime_ms as u64) * 85 / 100);
+                self.reauthenticate_at = Some(tokio::time::Instant::now() + renew);
+            }
+            match client
+                .step(&resp.auth_bytes)
+                .map_err(|e| fail(e.to_string()))?
+            {
+                Step::Respond(next) => message = next,
+                Step::Done => return Ok(()),
+            }
+        }
+    }
+
+    /// True once the SASL session is near its end: new requests should go to
+    /// a re-authenticated connection (in-flight ones still complete here).
+    pub fn needs_reauthentication(&self) -> bool {
+        self.reauthenticate_at
+            .is_some_and(|at| tokio::time::Instant::now() >= at)
     }
 
     /// Starts the tasks over an open transport (no version negotiation).
@@ -172,6 +278,7 @@ impl Connection {
             shared,
             versions: Negotiated::default(),
             tasks: [writer, reader],
+            reauthenticate_at: None,
         }
     }
 
@@ -462,6 +569,13 @@ async fn read_loop(
             }
         }
     }
+}
+
+/// Kafka's name of an error code.
+fn code_name(code: i16) -> String {
+    crate::error::ResponseError::try_from_code(code)
+        .map(error_code_name)
+        .unwrap_or_else(|| format!("error code {code}"))
 }
 
 #[cfg(test)]

@@ -70,6 +70,17 @@ pub enum ConnError {
         #[source]
         source: Arc<ConnError>,
     },
+    /// SASL authentication failed (wrong credentials, mechanism not enabled
+    /// on the broker, or the broker could not prove it knows the password).
+    #[error("SASL {mechanism} authentication to broker {broker} failed: {reason}")]
+    Auth {
+        /// `host:port`.
+        broker: String,
+        /// `PLAIN`, `SCRAM-SHA-256`, ...
+        mechanism: &'static str,
+        /// What the broker or the exchange said (never a secret).
+        reason: String,
+    },
     /// The broker speaks no version of the API that we speak.
     #[error("broker {broker} supports no version of {api:?} that kmirror speaks")]
     NoVersionMatch {

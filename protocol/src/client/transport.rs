@@ -41,7 +41,7 @@ pub struct TcpConnector {
 }
 
 impl TcpConnector {
-    async fn open(&self, addr: &str) -> io::Result<tokio::net::TcpStream> {
+    pub(crate) async fn open(&self, addr: &str) -> io::Result<tokio::net::TcpStream> {
         let mut last = io::Error::new(
             io::ErrorKind::NotFound,
             format!("{addr} resolves to no address"),

@@ -2,6 +2,7 @@
 //! an external cluster from `KMIRROR_TEST_BOOTSTRAP`), and loud skip reports.
 
 pub mod oracle;
+pub mod secure;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -35,17 +36,29 @@ fn free_port() -> u16 {
 
 /// Starts tansu on 127.0.0.1:`port` with in-memory storage.
 fn spawn_tansu_on(bin: &str, port: u16) -> Child {
-    let url = format!("tcp://127.0.0.1:{port}");
+    spawn_tansu_advertising(bin, port, "127.0.0.1", port, &[])
+}
+
+/// Starts tansu listening on 127.0.0.1:`port` and advertising another
+/// endpoint (a TLS proxy in front of it).
+fn spawn_tansu_advertising(
+    bin: &str,
+    port: u16,
+    adv_host: &str,
+    adv_port: u16,
+    extra: &[&str],
+) -> Child {
     Command::new(bin)
         .args([
             "broker",
             "--listener-url",
-            &url,
+            &format!("tcp://127.0.0.1:{port}"),
             "--advertised-listener-url",
-            &url,
+            &format!("tcp://{adv_host}:{adv_port}"),
             "--storage-engine",
             "memory://tansu/",
         ])
+        .args(extra)
         .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
