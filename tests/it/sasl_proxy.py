@@ -41,7 +41,7 @@ class Creds:
         for spec in users:
             parts = spec.split(':')
             name, password = parts[0], parts[1]
-            mechs = parts[2:] or MECHS
+            mechs = [m for m in (parts[2:] or MECHS) if m in HASH]
             for m in mechs:
                 salt = os.urandom(16)
                 self.db[(name, m)] = (salt, iterations) + derive(password, salt, iterations, m)
