@@ -53,6 +53,19 @@ pub async fn run(config: &Path, connect: bool) -> anyhow::Result<()> {
         }
     };
     print!("{}", report(&cfg));
+    // Client settings that only fail when used (stores, JAAS, mechanisms) are
+    // tried here, so a bad truststore shows before `kmirror run`.
+    let problems: Vec<String> = cfg
+        .enabled_flows()
+        .filter_map(|f| FlowPlan::from_config(&cfg, f).err())
+        .map(|e| e.to_string())
+        .collect();
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if !problems.is_empty() {
+        bail!("{} error(s) in {}", problems.len(), config.display());
+    }
     if connect {
         for f in cfg.enabled_flows() {
             let plan = FlowPlan::from_config(&cfg, f)?;

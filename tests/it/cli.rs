@@ -175,6 +175,28 @@ fn check_reports_every_error_with_file_line_and_key() {
 }
 
 #[test]
+fn check_opens_stores_and_credentials_and_names_the_cluster_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        "clusters = A, B\nA.bootstrap.servers = h1:9092\nB.bootstrap.servers = h2:9092\nA->B.enabled = true\n\
+         A.security.protocol = SSL\nA.ssl.truststore.type = PKCS12\nA.ssl.truststore.location = /nonexistent/ts.p12\n\
+         A.ssl.truststore.password = s3cr3t-pw\n\
+         B.security.protocol = SASL_SSL\nB.sasl.mechanism = GSSAPI\n",
+    );
+    let out = kmirror().arg("check").arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("flow A->B: cluster A: ssl.truststore.location: cannot read truststore /nonexistent/ts.p12"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t-pw"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("s3cr3t-pw"), "{stdout}");
+}
+
+#[test]
 fn version_and_help() {
     let out = kmirror().arg("--version").output().unwrap();
     assert!(out.status.success());
