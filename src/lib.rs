@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod forward;
+pub mod group;
 pub mod internal_topics;
 pub mod metrics;
 pub mod policy;
