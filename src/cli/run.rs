@@ -12,13 +12,14 @@ use crate::config::mm2;
 use crate::engine::{FlowPlan, run_flow};
 use crate::metrics::Metrics;
 
-/// `metrics.addr` from the file (kmirror's own top-level key).
-fn file_metrics_addr(config: &Path) -> Option<String> {
+/// A kmirror top-level key read straight from the file (`metrics.addr`,
+/// `scale.out.enabled`): not an MM2 key, so not part of the flow settings.
+fn file_key(config: &Path, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(config).ok()?;
     crate::config::properties::parse(&text)
         .into_iter()
         .rev()
-        .find(|e| e.key == "metrics.addr")
+        .find(|e| e.key == key)
         .map(|e| e.value.trim().to_owned())
 }
 
@@ -57,9 +58,14 @@ pub async fn run(
         if !clusters.is_empty() && !clusters.contains(&f.target) {
             continue;
         }
-        plans.push(
-            FlowPlan::from_config(&cfg, f).with_context(|| format!("in {}", config.display()))?,
-        );
+        let mut plan =
+            FlowPlan::from_config(&cfg, f).with_context(|| format!("in {}", config.display()))?;
+        if file_key(config, "scale.out.enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            plan.group = Some(crate::engine::membership::GroupSettings::for_flow(
+                &f.source, &f.target,
+            ));
+        }
+        plans.push(plan);
     }
     if plans.is_empty() {
         bail!(
@@ -71,7 +77,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let addr = metrics_addr
         .map(str::to_owned)
-        .or_else(|| file_metrics_addr(config));
+        .or_else(|| file_key(config, "metrics.addr"));
     if let Some(addr) = addr {
         let bound = crate::metrics::http::serve(&addr, Arc::clone(&metrics), cancel.clone())
             .await

@@ -239,6 +239,7 @@ static SPECS: &[Spec] = &[
     spec!("clusters", T, Ty::List),
     // kmirror's own: where `kmirror run` serves /metrics, /status and /healthz.
     spec!("metrics.addr", T, Ty::Str),
+    spec!("scale.out.enabled", T, Ty::Bool),
     spec!(
         "dedicated.mode.enable.internal.rest",
         T,

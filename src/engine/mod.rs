@@ -5,6 +5,7 @@
 //! Shutdown order: stop fetching, let in-flight produces finish, save progress.
 
 pub mod leaves;
+pub mod membership;
 pub mod plan;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -17,7 +18,7 @@ use kmirror_protocol::client::api::offsets::OffsetSpec;
 use kmirror_protocol::client::api::topics::NewTopic;
 use kmirror_protocol::client::{Client, ClientError};
 use kmirror_protocol::error::ResponseError;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -79,11 +80,47 @@ struct Flow {
     topic_ids: HashMap<String, [u8; 16]>,
     /// Last source end offset seen per partition (loss lower bound on re-creation).
     last_end: HashMap<Tp, i64>,
+    /// Partitions whose task is running.
+    live: HashSet<Tp>,
+    /// Scale-out membership, when `scale.out.enabled`.
+    group: Option<GroupState>,
+}
+
+/// The engine's side of scale-out: what the group granted and what is
+/// being handed back.
+#[derive(Debug)]
+struct GroupState {
+    /// What this process tells the group.
+    local: watch::Sender<membership::Local>,
+    /// Asks the membership task to re-join (new partitions, revocation done).
+    rejoin: Arc<Notify>,
+    /// Grants from the membership task.
+    granted: watch::Receiver<membership::Granted>,
+    /// The latest grant.
+    current: membership::Granted,
+    /// Revoked partitions still finishing their in-flight produces.
+    revoking: HashSet<Tp>,
+    /// The partitions the leader assigns from, as last published.
+    universe: std::collections::BTreeSet<Tp>,
+    /// Position and time at the last load measurement, per partition.
+    measured: HashMap<Tp, (i64, tokio::time::Instant)>,
 }
 
 impl Flow {
     fn name(&self) -> String {
         format!("{}->{}", self.plan.source_alias, self.plan.target_alias)
+    }
+
+    /// True when this process may run `tp` (always without scale-out).
+    fn may_run(&self, tp: &Tp) -> bool {
+        self.group
+            .as_ref()
+            .is_none_or(|g| g.current.partitions.contains(tp))
+    }
+
+    /// True when this process runs the once-per-flow work (always without scale-out).
+    fn is_leader(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.current.leader)
     }
 }
 
@@ -248,17 +285,62 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         Arc::clone(&plan.metrics),
         hub_cancel.clone(),
     ));
-    let leaf_cancel = CancellationToken::new();
+    let mut leaf_cancel = CancellationToken::new();
     let mut leaf_tasks = JoinSet::new();
-    leaves::spawn_leaves(
-        &leaves::LeafContext {
-            plan: plan.clone(),
-            source: source.clone(),
-            target: target.clone(),
-        },
-        &mut leaf_tasks,
-        &leaf_cancel,
-    );
+    let leaf_context = leaves::LeafContext {
+        plan: plan.clone(),
+        source: source.clone(),
+        target: target.clone(),
+    };
+    // With scale-out the leaves run on the group leader only.
+    if plan.group.is_none() {
+        leaves::spawn_leaves(&leaf_context, &mut leaf_tasks, &leaf_cancel);
+    }
+    let group_cancel = CancellationToken::new();
+    let (group, group_task) = match &plan.group {
+        Some(settings) => {
+            let (local_tx, local_rx) = watch::channel(membership::Local {
+                fingerprint: plan
+                    .config
+                    .as_deref()
+                    .map(config_fingerprint)
+                    .unwrap_or_default(),
+                config_keys: plan.config.as_deref().map(config_keys).unwrap_or_default(),
+                generation: -1,
+                ..membership::Local::default()
+            });
+            let (granted_tx, granted_rx) = watch::channel(membership::Granted {
+                generation: -1,
+                ..Default::default()
+            });
+            let rejoin = Arc::new(Notify::new());
+            let task = tokio::spawn(membership::run(
+                target.clone(),
+                settings.clone(),
+                local_rx,
+                Arc::clone(&rejoin),
+                granted_tx,
+                group_cancel.clone(),
+            ));
+            tracing::info!(flow = %flow_name, group = %settings.group_id, "scale-out: sharing this flow's partitions through the group");
+            (
+                Some(GroupState {
+                    local: local_tx,
+                    rejoin,
+                    granted: granted_rx,
+                    current: membership::Granted {
+                        generation: -1,
+                        ..Default::default()
+                    },
+                    revoking: HashSet::new(),
+                    universe: Default::default(),
+                    measured: HashMap::new(),
+                }),
+                Some(task),
+            )
+        }
+        None => (None, None),
+    };
     let mut flow = Flow {
         plan,
         source,
@@ -275,6 +357,8 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         pending_restart: HashMap::new(),
         topic_ids: HashMap::new(),
         last_end: HashMap::new(),
+        live: HashSet::new(),
+        group,
     };
     let mut partitions: JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)> =
         JoinSet::new();
@@ -306,7 +390,41 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                 log_rates(&flow, &mut last_report);
                 log_stats(&flow);
             }
+            Ok(()) = async {
+                match flow.group.as_mut() {
+                    Some(g) => g.granted.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let was_leader = flow.is_leader();
+                if let Err(e) = apply_grant(&mut flow, &mut partitions, &cancel).await {
+                    tracing::error!(flow = %flow.name(), error = %e, "applying the group's assignment failed; re-joining");
+                    if let Some(g) = &flow.group {
+                        g.rejoin.notify_one();
+                    }
+                }
+                match (was_leader, flow.is_leader()) {
+                    (false, true) => {
+                        leaf_cancel = CancellationToken::new();
+                        leaves::spawn_leaves(&leaf_context, &mut leaf_tasks, &leaf_cancel);
+                        tracing::info!(flow = %flow.name(), "group leader: running discovery, topic creation, syncs and heartbeats");
+                    }
+                    (true, false) => leaf_cancel.cancel(),
+                    _ => {}
+                }
+            }
             Some(res) = partitions.join_next() => {
+                if let Ok((tp, _)) = &res {
+                    flow.live.remove(tp);
+                    if let Some(g) = flow.group.as_mut()
+                        && g.revoking.remove(tp)
+                    {
+                        if g.revoking.is_empty() {
+                            revocation_done(&mut flow).await;
+                        }
+                        continue;
+                    }
+                }
                 if let Ok((tp, Ok(_))) = &res
                     && let Some(start) = flow.pending_restart.remove(tp)
                 {
@@ -314,7 +432,9 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                         tracing::error!(flow = %flow.name(), error = %e, "restarting partition failed");
                     }
                 }
-                if let Ok((tp, Err(e))) = res {
+                if let Ok((tp, Err(e))) = res
+                    && flow.may_run(&tp)
+                {
                     // Restart from the last acknowledged position: nothing skipped.
                     tracing::error!(flow = %flow.name(), topic = %tp.0, partition = tp.1, error = %e, "partition stopped; restarting in 5 s");
                     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -365,8 +485,136 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
             tracing::error!(flow = %flow.name(), "saving progress at shutdown timed out; records since the last save will be re-sent");
         }
     }
+    // Leave the group only now: progress is saved, so whoever takes over
+    // resumes where this process stopped.
+    group_cancel.cancel();
+    if let Some(task) = group_task {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(3), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
     log_stats(&flow);
     Ok(())
+}
+
+/// Hash of a flow's settings with secrets left out: members compare it.
+fn config_fingerprint(f: &crate::config::mm2::FlowConfig) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&config_keys(f), &mut h);
+    format!("{:016x}", std::hash::Hasher::finish(&h))
+}
+
+/// Per-key hashes of a flow's settings (secrets left out), so members can
+/// name the keys that differ without showing values.
+fn config_keys(f: &crate::config::mm2::FlowConfig) -> BTreeMap<String, String> {
+    f.settings
+        .iter()
+        .filter(|(k, _)| !crate::config::is_sensitive(k))
+        .map(|(k, (v, _))| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(v, &mut h);
+            (k.clone(), format!("{:016x}", std::hash::Hasher::finish(&h)))
+        })
+        .collect()
+}
+
+/// Applies the group's latest grant: stops what was taken away (the group
+/// re-joins once they stopped and progress is saved) and starts what was
+/// given, from the progress its previous owner saved.
+async fn apply_grant(
+    flow: &mut Flow,
+    partitions: &mut JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)>,
+    cancel: &CancellationToken,
+) -> Result<(), ClientError> {
+    let Some(g) = flow.group.as_mut() else {
+        return Ok(());
+    };
+    g.current = g.granted.borrow_and_update().clone();
+    let granted = g.current.partitions.clone();
+    let revoke: Vec<Tp> = flow
+        .live
+        .iter()
+        .filter(|tp| !granted.contains(*tp))
+        .cloned()
+        .collect();
+    for tp in &revoke {
+        if let Some(token) = flow.tokens.remove(tp) {
+            token.cancel();
+        }
+        flow.pending_restart.remove(tp);
+        flow.starts.remove(tp);
+        g.revoking.insert(tp.clone());
+    }
+    if !revoke.is_empty() {
+        tracing::info!(flow = %format!("{}->{}", flow.plan.source_alias, flow.plan.target_alias), partitions = revoke.len(), "handing partitions back to the group");
+    }
+    let known = |tp: &Tp| flow.running.get(&tp.0).is_some_and(|n| tp.1 < *n);
+    let new: Vec<Tp> = granted
+        .iter()
+        .filter(|tp| !flow.live.contains(*tp) && !g.revoking.contains(*tp) && known(tp))
+        .cloned()
+        .collect();
+    if !new.is_empty() {
+        // The previous owner saved its progress before letting go.
+        flow.saved = load_progress(
+            &flow.target,
+            &flow.plan.progress.progress_topic,
+            &flow.plan.source_alias,
+        )
+        .await?;
+        for tp in &new {
+            let start = flow.saved.get(tp).copied();
+            start_partition(flow, partitions, tp, start, cancel).await?;
+        }
+    }
+    publish_owned(flow);
+    Ok(())
+}
+
+/// Every revoked partition has stopped: save progress, then re-join so the
+/// leader can give them away.
+async fn revocation_done(flow: &mut Flow) {
+    if let Err(e) = flow.hub.flush().await {
+        tracing::error!(flow = %flow.name(), error = %e, "saving progress before handing partitions back failed; their next owner re-sends records since the last save");
+    }
+    publish_owned(flow);
+    if let Some(g) = &flow.group {
+        g.rejoin.notify_one();
+    }
+}
+
+/// Tells the group which partitions run here and their load (records/s).
+fn publish_owned(flow: &mut Flow) {
+    let Some(g) = flow.group.as_mut() else {
+        return;
+    };
+    let now = tokio::time::Instant::now();
+    let mut owned: Vec<Tp> = flow.live.iter().cloned().collect();
+    owned.sort();
+    let mut load = g.local.borrow().load.clone();
+    for tp in &owned {
+        let Some(pos) = flow.hub.position(tp) else {
+            continue;
+        };
+        if let Some((before, at)) = g.measured.insert(tp.clone(), (pos, now)) {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs >= 1.0 {
+                load.insert(tp.clone(), (pos - before).max(0) as f64 / secs);
+            } else {
+                g.measured.insert(tp.clone(), (before, at));
+            }
+        }
+    }
+    let generation = g.current.generation;
+    g.local.send_modify(|l| {
+        l.owned = owned;
+        l.generation = generation;
+        l.load = load;
+    });
 }
 
 /// Every 2 s, asks both clusters for broker metadata: `/healthz` reports a
@@ -540,8 +788,10 @@ async fn discover(
         .collect();
     wanted.sort();
     let target_topics = flow.target.list_topics().await?;
+    let mut universe = std::collections::BTreeSet::new();
     for (topic, count) in wanted {
         if flow.running.get(&topic).copied().unwrap_or(0) >= count {
+            universe.extend((0..count).map(|p| (topic.clone(), p)));
             continue;
         }
         let remote = flow
@@ -549,13 +799,20 @@ async fn discover(
             .policy
             .format_remote_topic(&flow.plan.source_alias, &topic);
         // Partition rule and creation configs come from `sync::topics` (one
-        // code path for the configs a remote topic starts with).
-        match crate::sync::topics::plan_partitions(
+        // code path for the configs a remote topic starts with). With
+        // scale-out only the group leader creates and grows remote topics.
+        let plan = crate::sync::topics::plan_partitions(
             count,
             target_topics
                 .get(&remote)
                 .map(|m| m.partitions.len() as i32),
-        ) {
+        );
+        let plan = if flow.is_leader() {
+            plan
+        } else {
+            crate::sync::topics::PartitionPlan::Keep
+        };
+        match plan {
             crate::sync::topics::PartitionPlan::Create { partitions: n } => {
                 let settings = match flow.plan.config.as_deref() {
                     Some(f) => crate::sync::topics::ConfigSyncSettings::from_flow(f)
@@ -619,12 +876,29 @@ async fn discover(
         let from = flow.running.get(&topic).copied().unwrap_or(0);
         for p in from..count.min(target_count) {
             let tp = (topic.clone(), p);
+            if !flow.may_run(&tp) {
+                continue;
+            }
             let start = flow.saved.get(&tp).copied();
             start_partition(flow, partitions, &tp, start, cancel).await?;
         }
-        flow.running
-            .insert(topic, count.min(target_count).max(from));
+        let n = count.min(target_count).max(from);
+        universe.extend((0..n).map(|p| (topic.clone(), p)));
+        flow.running.insert(topic, n);
     }
+    // Scale-out: the leader assigns from what discovery found; a change
+    // (new topic or partitions) needs a new assignment.
+    let leader = flow.is_leader();
+    if let Some(g) = flow.group.as_mut()
+        && g.universe != universe
+    {
+        g.universe = universe.clone();
+        g.local.send_modify(|l| l.universe = universe);
+        if leader {
+            g.rejoin.notify_one();
+        }
+    }
+    publish_owned(flow);
     Ok(())
 }
 
@@ -652,7 +926,8 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
             meta.partitions
                 .keys()
                 .filter(|p| **p < n)
-                .map(|p| (t.clone(), *p)),
+                .map(|p| (t.clone(), *p))
+                .filter(|tp| flow.live.contains(tp) || flow.pending_restart.contains_key(tp)),
         );
     }
     let earliest: HashMap<Tp, i64> = flow
@@ -868,6 +1143,7 @@ async fn start_partition(
         paused_until: None,
     });
     let c = cancel.child_token();
+    flow.live.insert(tp.clone());
     flow.tokens.insert(tp.clone(), c.clone());
     flow.starts.insert(tp.clone(), start);
     let tp2 = tp.clone();

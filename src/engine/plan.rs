@@ -52,6 +52,9 @@ pub struct FlowPlan {
     /// Merge small queued batches up to this size while a partition's window
     /// is full (0 disables; `KMIRROR_COALESCE_BYTES` overrides, for benches).
     pub coalesce_bytes: usize,
+    /// Scale-out (`scale.out.enabled=true`): the flow's partitions are shared
+    /// by every process in the flow's group on the target; `None` runs them all.
+    pub group: Option<super::membership::GroupSettings>,
     /// Every MM2 setting of the flow (groups, intervals, sync switches...), for
     /// the leaf modules under `sync/`. `None` only if the aliases given to
     /// [`FlowPlan::with_defaults`] are not valid MM2 aliases.
@@ -107,6 +110,7 @@ impl FlowPlan {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(crate::forward::produce::DEFAULT_COALESCE_BYTES),
+            group: None,
             config: default_flow_config(source_alias, target_alias),
             metrics: std::sync::Arc::default(),
             report_interval: Duration::from_secs(30),

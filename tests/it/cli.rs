@@ -13,13 +13,13 @@ fn kmirror() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kmirror"))
 }
 
-fn write_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
     let p = dir.path().join("mm2.properties");
     std::fs::write(&p, body).unwrap();
     p
 }
 
-fn spawn_run(cfg: &std::path::Path, extra: &[&str]) -> Child {
+pub(crate) fn spawn_run(cfg: &std::path::Path, extra: &[&str]) -> Child {
     kmirror()
         .arg("run")
         .arg(cfg)
@@ -35,14 +35,14 @@ fn spawn_run(cfg: &std::path::Path, extra: &[&str]) -> Child {
         .expect("spawn kmirror")
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
 }
 
-fn two_cluster_config(a: &Broker, b: &Broker) -> String {
+pub(crate) fn two_cluster_config(a: &Broker, b: &Broker) -> String {
     format!(
         "clusters = A, B\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\nA->B.enabled = true\n\
          refresh.topics.interval.seconds = 1\nB.offset.flush.interval.ms = 200\n",

@@ -7,6 +7,7 @@ mod fuzz_corpus;
 mod harness;
 mod metrics;
 mod protocol;
+mod scale;
 mod secure;
 mod sync;
 mod sync_configs;
