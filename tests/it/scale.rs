@@ -195,3 +195,34 @@ async fn processes_share_a_flow_and_a_kill_9_loses_nothing() {
     // (offset.flush.interval.ms = 200 here) can be sent again by its successor.
     assert!(duplicates <= 300, "{duplicates} duplicates");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_with_different_files_get_a_warning_naming_the_keys() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("conflict");
+    create(&client(&a).await, &t, 2).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = format!("{}scale.out.enabled = true\n", two_cluster_config(&a, &b));
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    std::fs::create_dir_all(&one).expect("dir");
+    std::fs::create_dir_all(&two).expect("dir");
+    let cfg_one = write_config_in(&one, &format!("{base}A->B.topics = {t}\n"));
+    let cfg_two = write_config_in(&two, &format!("{base}A->B.topics = {t}|other.*\n"));
+    let procs = Procs(vec![spawn(&cfg_one, &one, 0), spawn(&cfg_two, &two, 1)]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut warned = None;
+    while Instant::now() < deadline && warned.is_none() {
+        warned = procs.0.iter().find_map(|p| {
+            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+            log.lines()
+                .find(|l| l.contains("configuration files differ"))
+                .map(str::to_owned)
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let line = warned.expect("the leader warns that the members' files differ");
+    eprintln!("{line}");
+    assert!(line.contains("topics"), "{line}");
+}
