@@ -500,6 +500,28 @@ pub fn source_offset_value(offset: i64) -> Vec<u8> {
     format!("{{\"offset\":{offset}}}").into_bytes()
 }
 
+/// Key kmirror adds to a source-offset value under scale-out: the group
+/// generation that owned the partition when the offset was written. MM2
+/// reads only `offset` and ignores it.
+pub const GENERATION_FIELD: &str = "kmirror.generation";
+
+/// A source-offset value with the writer's group generation (scale-out).
+pub fn source_offset_value_with_generation(offset: i64, generation: i32) -> Vec<u8> {
+    format!("{{\"offset\":{offset},\"{GENERATION_FIELD}\":{generation}}}").into_bytes()
+}
+
+/// The group generation in a source-offset value; `None` when absent
+/// (written by MM2, or by kmirror without scale-out) or unreadable.
+pub fn parse_source_offset_generation(value: &[u8]) -> Option<i32> {
+    let Ok(Json::Object(fields)) = Json::parse(value, RecordPart::Value) else {
+        return None;
+    };
+    match fields.iter().find(|(k, _)| k == GENERATION_FIELD) {
+        Some((_, Json::Integer(g))) => i32::try_from(*g).ok(),
+        _ => None,
+    }
+}
+
 /// Parses a Connect offsets-topic key. `Ok(None)` for a well-formed key of another connector
 /// (the checkpoint and heartbeat connectors share the topic); tolerant of whitespace, key order
 /// and extra keys.
@@ -1200,6 +1222,19 @@ mod tests {
             source_offset_key("us-east", "A.orders", 17),
             br#"["MirrorSourceConnector",{"cluster":"us-east","partition":17,"topic":"A.orders"}]"#
         );
+    }
+
+    #[test]
+    fn generation_rides_along_and_mm2_still_reads_the_offset() {
+        let v = source_offset_value_with_generation(41, 7);
+        assert_eq!(v, br#"{"offset":41,"kmirror.generation":7}"#);
+        assert_eq!(parse_source_offset_value(&v).expect("parses"), Some(41));
+        assert_eq!(parse_source_offset_generation(&v), Some(7));
+        assert_eq!(
+            parse_source_offset_generation(&source_offset_value(41)),
+            None
+        );
+        assert_eq!(parse_source_offset_generation(b"not json"), None);
     }
 
     #[test]

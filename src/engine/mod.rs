@@ -534,6 +534,9 @@ async fn apply_grant(
         return Ok(());
     };
     g.current = g.granted.borrow_and_update().clone();
+    if g.current.generation >= 0 {
+        flow.hub.set_generation(g.current.generation);
+    }
     let granted = g.current.partitions.clone();
     let revoke: Vec<Tp> = flow
         .live

@@ -71,6 +71,8 @@ pub struct ProgressHub {
     notify: Notify,
     /// Last success and failures of progress and offset-sync writes.
     metrics: Option<(std::sync::Arc<crate::metrics::Metrics>, String)>,
+    /// Scale-out group generation written with progress (-1: none).
+    generation: std::sync::atomic::AtomicI32,
 }
 
 impl ProgressHub {
@@ -83,7 +85,14 @@ impl ProgressHub {
             state: Mutex::default(),
             notify: Notify::new(),
             metrics: None,
+            generation: std::sync::atomic::AtomicI32::new(-1),
         }
+    }
+
+    /// Scale-out: progress written from now on carries `generation`.
+    pub fn set_generation(&self, generation: i32) {
+        self.generation
+            .store(generation, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Reports each write's outcome to `metrics` as syncs of flow `source->target`
@@ -182,7 +191,12 @@ impl ProgressHub {
             .map(|((t, p), next)| {
                 let key = internal_topics::source_offset_key(&self.config.source_alias, t, *p);
                 // MM2 stores the last replicated offset; we resume at +1.
-                let value = internal_topics::source_offset_value(next - 1);
+                let value = match self.generation.load(std::sync::atomic::Ordering::Relaxed) {
+                    g if g >= 0 => {
+                        internal_topics::source_offset_value_with_generation(next - 1, g)
+                    }
+                    _ => internal_topics::source_offset_value(next - 1),
+                };
                 Record::new(Some(&key), Some(&value), now_ms())
             })
             .collect();
@@ -275,6 +289,7 @@ pub async fn load_progress(
     session.max_wait = Duration::from_millis(100);
     let mut offset = 0;
     let mut idle = 0;
+    let mut generations: HashMap<Tp, i32> = HashMap::new();
     while offset < end && idle < 20 {
         let resp = session
             .fetch(&[FetchPosition {
@@ -308,8 +323,17 @@ pub async fn load_progress(
                     ) else {
                         continue;
                     };
-                    if key.cluster == source_alias {
-                        out.insert((key.topic, key.partition), last + 1);
+                    if key.cluster != source_alias {
+                        continue;
+                    }
+                    // A lower group generation never overrides a higher one:
+                    // a fenced process's late write does not move the position.
+                    let generation =
+                        internal_topics::parse_source_offset_generation(&v).unwrap_or(-1);
+                    let tp = (key.topic, key.partition);
+                    if generations.get(&tp).is_none_or(|g| *g <= generation) {
+                        generations.insert(tp.clone(), generation);
+                        out.insert(tp, last + 1);
                     }
                 }
             }

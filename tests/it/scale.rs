@@ -226,3 +226,33 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     eprintln!("{line}");
     assert!(line.contains("topics"), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_generation_never_overrides_a_higher_one_when_resuming() {
+    use kmirror::internal_topics::{
+        source_offset_key, source_offset_value, source_offset_value_with_generation,
+    };
+    use kmirror_protocol::batch::records::Record;
+    let b = Broker::start(1);
+    let c = client(&b).await;
+    let topic = topic_name("progress");
+    create(&c, &topic, 1).await;
+    let key = |p: i32| source_offset_key("A", "orders", p);
+    let rec = |p: i32, v: Vec<u8>| Record::new(Some(&key(p)), Some(&v), 1_700_000_000_000);
+    // Partition 0: the owner in generation 5 reached 99; a fenced process of
+    // generation 3 writes 49 afterwards. Partition 1: no generations, log order.
+    let records = vec![
+        rec(0, source_offset_value_with_generation(99, 5)),
+        rec(0, source_offset_value_with_generation(49, 3)),
+        rec(1, source_offset_value(10)),
+        rec(1, source_offset_value(20)),
+    ];
+    kmirror::sync::io::write_records(&c, &topic, records)
+        .await
+        .expect("written");
+    let saved = kmirror::forward::progress::load_progress(&c, &topic, "A")
+        .await
+        .expect("loaded");
+    assert_eq!(saved.get(&("orders".to_owned(), 0)), Some(&100));
+    assert_eq!(saved.get(&("orders".to_owned(), 1)), Some(&21));
+}
