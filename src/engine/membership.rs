@@ -17,7 +17,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::group::{Assignment, MemberMetadata, assign, differing_keys, metadata::PROTOCOL_TYPE};
+use crate::group::metadata::{PROTOCOL_TYPE, differing_config_keys};
+use crate::group::{Assignment, MemberMetadata, assign, differing_keys};
 
 /// A source topic-partition.
 pub type Tp = (String, i32);
@@ -76,6 +77,8 @@ pub struct Granted {
     pub partitions: BTreeSet<Tp>,
     /// This process is the leader: it runs the once-per-flow work.
     pub leader: bool,
+    /// Settings in which this process's file differs from the leader's.
+    pub differs_from_leader: Vec<String>,
 }
 
 impl Granted {
@@ -138,7 +141,10 @@ fn leader_assignments(
     );
     plan.to_assignments(generation, leader)
         .into_iter()
-        .map(|(id, a)| (id, a.encode()))
+        .map(|(id, mut a)| {
+            a.leader_config_keys = local.config_keys.clone();
+            (id, a.encode())
+        })
         .collect()
 }
 
@@ -252,11 +258,22 @@ pub async fn run(
             }
         } else {
             match Assignment::decode(&bytes) {
-                Ok(a) => Granted {
-                    generation: a.generation,
-                    partitions: a.partitions.into_iter().collect(),
-                    leader: j.is_leader(),
-                },
+                Ok(a) => {
+                    let differs =
+                        differing_config_keys(&local.borrow().config_keys, &a.leader_config_keys);
+                    if !differs.is_empty() && out.borrow().differs_from_leader != differs {
+                        tracing::warn!(
+                            group, keys = %differs.join(", "),
+                            "this process's configuration file differs from the group leader's for this flow; the leader's settings decide the assignment"
+                        );
+                    }
+                    Granted {
+                        generation: a.generation,
+                        partitions: a.partitions.into_iter().collect(),
+                        leader: j.is_leader(),
+                        differs_from_leader: differs,
+                    }
+                }
                 Err(e) => {
                     tracing::error!(group, error = %e, "assignment unreadable (a member of another kmirror version leads?); running nothing");
                     Granted {

@@ -537,6 +537,15 @@ async fn apply_grant(
     if g.current.generation >= 0 {
         flow.hub.set_generation(g.current.generation);
     }
+    flow.plan.metrics.flow_group(
+        &format!("{}->{}", flow.plan.source_alias, flow.plan.target_alias),
+        crate::metrics::GroupStatus {
+            generation: g.current.generation,
+            leader: g.current.leader,
+            partitions: g.current.partitions.len(),
+            config_differs_from_leader: g.current.differs_from_leader.clone(),
+        },
+    );
     let granted = g.current.partitions.clone();
     let revoke: Vec<Tp> = flow
         .live

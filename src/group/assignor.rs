@@ -45,6 +45,7 @@ impl Plan {
             partitions: partitions.clone(),
             leader_member: leader.to_owned(),
             revoked_pending: !self.held_back.is_empty(),
+            leader_config_keys: BTreeMap::new(),
         };
         let members = self.assignments.iter();
         members.map(|(m, ps)| (m.clone(), assignment(ps))).collect()

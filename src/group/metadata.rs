@@ -101,6 +101,10 @@ pub struct Assignment {
     /// round follows once their old owners have stopped them.
     #[serde(default)]
     pub revoked_pending: bool,
+    /// The leader's per-key config hashes, so every member can name the keys
+    /// in which its own file differs from the leader's (whose settings decide).
+    #[serde(default)]
+    pub leader_config_keys: BTreeMap<String, String>,
 }
 
 impl MemberMetadata {
@@ -129,9 +133,17 @@ impl Assignment {
 
 /// Config keys whose value hashes differ between two members, or that only one of them has.
 pub fn differing_keys(a: &MemberMetadata, b: &MemberMetadata) -> Vec<String> {
-    let keys: BTreeSet<&String> = a.config_keys.keys().chain(b.config_keys.keys()).collect();
+    differing_config_keys(&a.config_keys, &b.config_keys)
+}
+
+/// Keys whose value hashes differ between two per-key hash maps, or that only one has.
+pub fn differing_config_keys(
+    a: &BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
-        .filter(|k| a.config_keys.get(*k) != b.config_keys.get(*k))
+        .filter(|k| a.get(*k) != b.get(*k))
         .cloned()
         .collect()
 }
@@ -210,6 +222,7 @@ mod tests {
             partitions: vec![("t".into(), 1), ("u".into(), 2)],
             leader_member: "kmirror-1-abc".into(),
             revoked_pending: true,
+            leader_config_keys: BTreeMap::from([("topics".into(), "ab12".into())]),
         };
         assert_eq!(Assignment::decode(&a.encode()).unwrap(), a);
     }

@@ -226,6 +226,23 @@ pub struct FlowStatus {
     pub lag_records: i64,
     /// Per partition: (remote topic, partition, lag records, lag seconds).
     pub partitions: Vec<PartitionStatus>,
+    /// Scale-out membership, when enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupStatus>,
+}
+
+/// This process's place in a flow's scale-out group, for `/status`.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct GroupStatus {
+    /// Group generation of the current assignment (-1: none).
+    pub generation: i32,
+    /// This process leads the group (runs discovery, syncs, heartbeats).
+    pub leader: bool,
+    /// Source partitions assigned to this process.
+    pub partitions: usize,
+    /// Settings in which this process's file differs from the leader's
+    /// (the leader's decide); empty when they agree.
+    pub config_differs_from_leader: Vec<String>,
 }
 
 /// One partition's line in `/status`.
@@ -563,6 +580,11 @@ impl Metrics {
         st.flow = flow.to_owned();
         st.connected = connected;
         st.reason = reason;
+    }
+
+    /// Records a flow's scale-out membership for `/status`.
+    pub fn flow_group(&self, flow: &str, group: GroupStatus) {
+        lock(&self.flows).entry(flow.to_owned()).or_default().group = Some(group);
     }
 
     /// Adds a flow that is not running yet (so `/healthz` waits for it).

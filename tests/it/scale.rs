@@ -35,10 +35,15 @@ impl Drop for Procs {
 }
 
 fn spawn(cfg: &std::path::Path, dir: &std::path::Path, n: usize) -> Proc {
+    spawn_with(cfg, dir, n, &[])
+}
+
+fn spawn_with(cfg: &std::path::Path, dir: &std::path::Path, n: usize, extra: &[&str]) -> Proc {
     let log = dir.join(format!("kmirror-{n}.log"));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
         .arg("run")
         .arg(cfg)
+        .args(extra)
         .env(
             "RUST_LOG",
             std::env::var("KMIRROR_CHILD_LOG").unwrap_or_else(|_| "kmirror=info".into()),
@@ -210,7 +215,13 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     std::fs::create_dir_all(&two).expect("dir");
     let cfg_one = write_config_in(&one, &format!("{base}A->B.topics = {t}\n"));
     let cfg_two = write_config_in(&two, &format!("{base}A->B.topics = {t}|other.*\n"));
-    let procs = Procs(vec![spawn(&cfg_one, &one, 0), spawn(&cfg_two, &two, 1)]);
+    let addrs: Vec<String> = (0..2)
+        .map(|_| format!("127.0.0.1:{}", crate::harness::free_port()))
+        .collect();
+    let procs = Procs(vec![
+        spawn_with(&cfg_one, &one, 0, &["--metrics-addr", &addrs[0]]),
+        spawn_with(&cfg_two, &two, 1, &["--metrics-addr", &addrs[1]]),
+    ]);
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut warned = None;
     while Instant::now() < deadline && warned.is_none() {
@@ -225,6 +236,28 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     let line = warned.expect("the leader warns that the members' files differ");
     eprintln!("{line}");
     assert!(line.contains("topics"), "{line}");
+    // The other member warns too and shows it in /status.
+    let mut shown = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && !shown {
+        for addr in &addrs {
+            let (_, body) = crate::metrics::http_get(addr, "/status").await;
+            if body.contains("\"config_differs_from_leader\":[\"topics\"]") {
+                shown = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        shown,
+        "a member's /status names the key that differs from the leader"
+    );
+    let member_warned = procs.0.iter().any(|p| {
+        std::fs::read_to_string(&p.log)
+            .unwrap_or_default()
+            .contains("differs from the group leader's")
+    });
+    assert!(member_warned, "the member logs the conflict too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
