@@ -2,10 +2,13 @@
 same brokers, one run. Reports records/s, MB/s, CPU seconds and peak RSS of
 each mirror process (os.wait4 rusage), and the ratios.
 
-Usage: mirror.py KMIRROR_BIN TANSU_BIN [RECORDS] [VALUE_BYTES] [CODEC]
+Usage: mirror.py KMIRROR_BIN TANSU_BIN [RECORDS] [VALUE_BYTES] [CODEC] [MODE]
+MODE: peer (default), coalesce, or scale (one vs two scale-out processes and
+the failover time of a kill -9).
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -126,6 +129,81 @@ while True:
 '''
 
 
+def acked(addr):
+    """kmirror_record_count_total summed over a process's series (0 if down)."""
+    import urllib.request
+    try:
+        text = urllib.request.urlopen(f"http://{addr}/metrics", timeout=1).read().decode()
+    except OSError:
+        return 0
+    return sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+               if l.startswith("kmirror_record_count_total{") and "heartbeats" not in l)
+
+
+def scale_run(kmirror, tansu, abs_, have, n, processes, extra, kill_one=None):
+    """kmirror with scale.out.enabled in `processes` processes into a fresh
+    target: wall time, total CPU, partitions per process (from each log's last
+    grant). With kill_one=(producer, more), kill -9 one process once copied,
+    produce `more` records and time until they are all on the target."""
+    c, target = start_tansu(tansu)
+    extra.append(c)
+    d = tempfile.mkdtemp()
+    cfg = os.path.join(d, "mm2.properties")
+    with open(cfg, "w") as f:
+        f.write(f"clusters = A, B\nA.bootstrap.servers = {abs_}\nB.bootstrap.servers = {target}\n"
+                "A->B.enabled = true\nscale.out.enabled = true\nrefresh.topics.interval.seconds = 1\n")
+    env = {**os.environ, "RUST_LOG": "kmirror=info", "NO_COLOR": "1"}
+    procs, logs, addrs = [], [], []
+    t0 = time.time()
+    for i in range(processes):
+        log = os.path.join(d, f"p{i}.log")
+        logs.append(log)
+        addrs.append(f"127.0.0.1:{free_port()}")
+        procs.append(subprocess.Popen([kmirror, "run", cfg, "--metrics-addr", addrs[-1]],
+                                      stdout=subprocess.DEVNULL, stderr=open(log, "w"), env=env))
+    # Throughput from the first replicated record on (records acknowledged by
+    # the target, summed over the processes' /metrics), so the group's join
+    # (tansu delays a first rebalance by ~5 s) is reported apart.
+    first = None
+    while True:
+        got = sum(acked(a) for a in addrs)
+        if got > 0 and first is None:
+            first = time.time()
+        if got >= have:
+            break
+        if time.time() - t0 > 600:
+            raise RuntimeError("scale-out run did not finish")
+        time.sleep(0.05)
+    secs = time.time() - first
+    join = first - t0
+    shares = []
+    for log in logs:
+        grants = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in open(log) if " joined " in l]
+        m = re.search(r"partitions=(\d+)", grants[-1]) if grants else None
+        shares.append(int(m.group(1)) if m else None)
+    failover = None
+    if kill_one is not None:
+        prod, more = kill_one
+        procs[0].kill()
+        procs[0].wait()
+        killed = time.time()
+        payload = b"y" * 100
+        for i in range(more):
+            while True:
+                try:
+                    prod.produce("bench", key=b"f%d" % i, value=payload, partition=i % PARTITIONS)
+                    break
+                except BufferError:
+                    prod.poll(0.05)
+        prod.flush(120)
+        want = count(abs_, "bench")
+        wait_copied(procs[1], target, "A.bench", want)
+        failover = time.time() - killed
+        procs = procs[1:]
+    cpu = sum(stop(p)[0] for p in procs)
+    return secs, cpu, shares, failover, join
+
+
 def main():
     kmirror, tansu = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
@@ -161,6 +239,20 @@ def main():
         # kmirror, then kmirror again into another target with the metrics
         # endpoint on and scraped every 0.2 s (its cost on the data path).
         runs = (("kmirror", bbs, False, None), ("kmirror+metrics", None, True, None))
+        if mode == "scale":
+            # One process vs two on the same flow; then the failover time of a
+            # kill -9 (expect session.timeout.ms plus a rebalance).
+            print(f"records={n} value_bytes={size} codec={codec} partitions={PARTITIONS} scale-out")
+            rows = {}
+            for procs in (1, 2):
+                secs, cpu, shares, _, join = scale_run(kmirror, tansu, abs_, have, n, procs, extra)
+                rows[procs] = (secs, cpu)
+                print(f"{procs} process(es): {n/secs:10.0f} records/s (first record after {join:5.1f} s, then {secs:6.2f} s)"
+                      f"  cpu {cpu:6.2f} s = {cpu/n*1e6:6.2f} us/record  partitions per process {shares}")
+            print(f"two vs one: throughput x{rows[1][0]/rows[2][0]:.2f}, cpu x{rows[2][1]/rows[1][1]:.2f}")
+            _, _, _, failover, _ = scale_run(kmirror, tansu, abs_, have, n, 2, extra, kill_one=(prod, 2000))
+            print(f"kill -9 of one of two processes: the rest flows again within {failover:.1f} s")
+            return
         if mode == "coalesce":
             runs = (("kmirror no-coalesce", bbs, False, "0"), ("kmirror coalesce", None, False, "65536"))
         for name, target, metrics, coalesce in runs:

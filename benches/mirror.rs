@@ -3,7 +3,7 @@
 //! records/s, MB/s, CPU seconds and peak RSS of both, and the ratios.
 //!
 //! `cargo bench --bench mirror` (builds kmirror in release first). Arguments
-//! after `--`: RECORDS VALUE_BYTES CODEC.
+//! after `--`: RECORDS VALUE_BYTES CODEC [MODE] (peer, coalesce or scale).
 
 use std::process::Command;
 
