@@ -189,11 +189,15 @@ pub async fn run(
             ms(settings.rebalance_timeout),
         );
         tokio::pin!(join);
+        let mut stopped = false;
         let joined = loop {
             tokio::select! {
                 _ = cancel.cancelled() => break 'join,
                 r = &mut join => break r,
-                _ = tokio::time::sleep_until(last_ok + grace) => stop_all(&out),
+                _ = tokio::time::sleep_until(last_ok + grace), if !stopped => {
+                    stop_all(&out);
+                    stopped = true;
+                }
             }
         };
         let j = match joined {
