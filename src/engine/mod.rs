@@ -100,8 +100,6 @@ struct GroupState {
     current: membership::Granted,
     /// Revoked partitions still finishing their in-flight produces.
     revoking: HashSet<Tp>,
-    /// The partitions the leader assigns from, as last published.
-    universe: std::collections::BTreeSet<Tp>,
     /// Position and time at the last load measurement, per partition.
     measured: HashMap<Tp, (i64, tokio::time::Instant)>,
 }
@@ -333,7 +331,6 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                         ..Default::default()
                     },
                     revoking: HashSet::new(),
-                    universe: Default::default(),
                     measured: HashMap::new(),
                 }),
                 Some(task),
@@ -530,6 +527,7 @@ async fn apply_grant(
     partitions: &mut JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)>,
     cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
+    let name = flow.name();
     let Some(g) = flow.group.as_mut() else {
         return Ok(());
     };
@@ -538,7 +536,7 @@ async fn apply_grant(
         flow.hub.set_generation(g.current.generation);
     }
     flow.plan.metrics.flow_group(
-        &format!("{}->{}", flow.plan.source_alias, flow.plan.target_alias),
+        &name,
         crate::metrics::GroupStatus {
             generation: g.current.generation,
             leader: g.current.leader,
@@ -562,7 +560,7 @@ async fn apply_grant(
         g.revoking.insert(tp.clone());
     }
     if !revoke.is_empty() {
-        tracing::info!(flow = %format!("{}->{}", flow.plan.source_alias, flow.plan.target_alias), partitions = revoke.len(), "handing partitions back to the group");
+        tracing::info!(flow = %name, partitions = revoke.len(), "handing partitions back to the group");
     }
     let known = |tp: &Tp| flow.running.get(&tp.0).is_some_and(|n| tp.1 < *n);
     let new: Vec<Tp> = granted
@@ -902,9 +900,8 @@ async fn discover(
     // (new topic or partitions) needs a new assignment.
     let leader = flow.is_leader();
     if let Some(g) = flow.group.as_mut()
-        && g.universe != universe
+        && g.local.borrow().universe != universe
     {
-        g.universe = universe.clone();
         g.local.send_modify(|l| l.universe = universe);
         if leader {
             g.rejoin.notify_one();

@@ -13,8 +13,8 @@ fn kmirror() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kmirror"))
 }
 
-pub(crate) fn write_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
-    let p = dir.path().join("mm2.properties");
+pub(crate) fn write_config(dir: impl AsRef<std::path::Path>, body: &str) -> std::path::PathBuf {
+    let p = dir.as_ref().join("mm2.properties");
     std::fs::write(&p, body).unwrap();
     p
 }

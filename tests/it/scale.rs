@@ -6,15 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{sigterm, two_cluster_config};
+use crate::cli::{sigterm, two_cluster_config, write_config};
 use crate::harness::{Broker, oracle, topic_name};
 use crate::protocol::{client, create, sample_records};
-
-fn write_config_in(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
-    let p = dir.join("mm2.properties");
-    std::fs::write(&p, body).expect("write config");
-    p
-}
 
 /// A `kmirror run` process whose log goes to a file.
 struct Proc {
@@ -135,7 +129,7 @@ async fn processes_share_a_flow_and_a_kill_9_loses_nothing() {
     } else {
         Some(dir)
     };
-    let cfg = write_config_in(
+    let cfg = write_config(
         &dir_path,
         &format!(
             "{}scale.out.enabled = true\nA->B.topics = {t}\n",
@@ -213,8 +207,8 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     let two = dir.path().join("two");
     std::fs::create_dir_all(&one).expect("dir");
     std::fs::create_dir_all(&two).expect("dir");
-    let cfg_one = write_config_in(&one, &format!("{base}A->B.topics = {t}\n"));
-    let cfg_two = write_config_in(&two, &format!("{base}A->B.topics = {t}|other.*\n"));
+    let cfg_one = write_config(&one, &format!("{base}A->B.topics = {t}\n"));
+    let cfg_two = write_config(&two, &format!("{base}A->B.topics = {t}|other.*\n"));
     let addrs: Vec<String> = (0..2)
         .map(|_| format!("127.0.0.1:{}", crate::harness::free_port()))
         .collect();

@@ -146,37 +146,44 @@ pub fn stunnel_bin() -> Option<&'static str> {
     })
 }
 
+/// stunnel on 127.0.0.1:`accept` terminating TLS with `pki`'s server
+/// certificate and forwarding to 127.0.0.1:`connect`; with
+/// `require_client_cert`, only clients with a certificate from `pki`'s CA get in.
+fn spawn_stunnel(pki: &Pki, accept: u16, connect: u16, require_client_cert: bool) -> Child {
+    let bin = stunnel_bin().expect("stunnel4 is installed by scripts/setup.sh");
+    let conf = pki.dir.path().join(format!("stunnel-{accept}.conf"));
+    let mut text = format!(
+        "foreground = yes\npid =\nsyslog = no\ndebug = 3\n[kafka]\naccept = 127.0.0.1:{accept}\nconnect = 127.0.0.1:{connect}\ncert = {}\nkey = {}\n",
+        pki.server_cert.display(),
+        pki.server_key.display()
+    );
+    if require_client_cert {
+        text.push_str(&format!(
+            "CAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
+            pki.ca.display()
+        ));
+    }
+    std::fs::write(&conf, text).expect("write stunnel config");
+    Command::new(bin)
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn stunnel")
+}
+
 impl TlsBroker {
     /// Starts tansu advertising `advertised_host:P` and stunnel on
     /// 127.0.0.1:P terminating TLS with `pki`'s server certificate; with
     /// `require_client_cert`, only clients with a certificate from `pki`'s CA get in.
     pub fn start(pki: &Pki, advertised_host: &str, require_client_cert: bool) -> Self {
         super::init_logs();
-        let bin = stunnel_bin().expect("stunnel4 is installed by scripts/setup.sh");
         let tls_port = free_port();
         let plain_port = free_port();
         let tansu =
             spawn_tansu_advertising(&tansu_bin(), plain_port, advertised_host, tls_port, &[]);
-        let conf = pki.dir.path().join(format!("stunnel-{tls_port}.conf"));
-        let mut text = format!(
-            "foreground = yes\npid =\nsyslog = no\ndebug = 3\n[kafka]\naccept = 127.0.0.1:{tls_port}\nconnect = 127.0.0.1:{plain_port}\ncert = {}\nkey = {}\n",
-            pki.server_cert.display(),
-            pki.server_key.display()
-        );
-        if require_client_cert {
-            text.push_str(&format!(
-                "CAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
-                pki.ca.display()
-            ));
-        }
-        std::fs::write(&conf, text).expect("write stunnel config");
-        let stunnel = Command::new(bin)
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn stunnel");
+        let stunnel = spawn_stunnel(pki, tls_port, plain_port, require_client_cert);
         let b = Self {
             bootstrap: format!("{advertised_host}:{tls_port}"),
             plaintext: format!("127.0.0.1:{plain_port}"),
@@ -254,26 +261,7 @@ impl SaslBroker {
                 .expect("spawn sasl_proxy.py"),
         );
         if let Some(pki) = tls {
-            let bin = stunnel_bin().expect("stunnel4 is installed by scripts/setup.sh");
-            let conf = dir.path().join("stunnel.conf");
-            std::fs::write(
-                &conf,
-                format!(
-                    "foreground = yes\npid =\nsyslog = no\ndebug = 3\n[kafka]\naccept = 127.0.0.1:{client_port}\nconnect = 127.0.0.1:{proxy_port}\ncert = {}\nkey = {}\n",
-                    pki.server_cert.display(),
-                    pki.server_key.display()
-                ),
-            )
-            .expect("write stunnel config");
-            children.push(
-                Command::new(bin)
-                    .arg(&conf)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("spawn stunnel"),
-            );
+            children.push(spawn_stunnel(pki, client_port, proxy_port, false));
         }
         let b = Self {
             bootstrap: format!("127.0.0.1:{client_port}"),
