@@ -23,6 +23,47 @@ fn file_key(config: &Path, key: &str) -> Option<String> {
         .map(|e| e.value.trim().to_owned())
 }
 
+/// The flow's group timing: `{target}.{key}`, else the top-level `{key}`, as
+/// MM2 configures the Connect worker of a target cluster.
+fn group_settings(
+    config: &Path,
+    source: &str,
+    target: &str,
+) -> anyhow::Result<crate::engine::membership::GroupSettings> {
+    let mut g = crate::engine::membership::GroupSettings::for_flow(source, target);
+    let read = |key: &str, slot: &mut std::time::Duration| -> anyhow::Result<()> {
+        let scoped = format!("{target}.{key}");
+        let Some((name, v)) = file_key(config, &scoped)
+            .map(|v| (scoped, v))
+            .or_else(|| file_key(config, key).map(|v| (key.to_owned(), v)))
+        else {
+            return Ok(());
+        };
+        match v.parse::<u64>() {
+            Ok(ms) if ms > 0 => {
+                *slot = std::time::Duration::from_millis(ms);
+                Ok(())
+            }
+            _ => bail!(
+                "{}: {name} = {v}: expected a positive number of milliseconds",
+                config.display()
+            ),
+        }
+    };
+    read("session.timeout.ms", &mut g.session_timeout)?;
+    read("heartbeat.interval.ms", &mut g.heartbeat_interval)?;
+    read("rebalance.timeout.ms", &mut g.rebalance_timeout)?;
+    if g.heartbeat_interval >= g.session_timeout {
+        bail!(
+            "{}: heartbeat.interval.ms ({} ms) must be below session.timeout.ms ({} ms) for the group of {source}->{target}",
+            config.display(),
+            g.heartbeat_interval.as_millis(),
+            g.session_timeout.as_millis()
+        );
+    }
+    Ok(g)
+}
+
 /// Runs the flows of `config` whose target is in `clusters` (all when empty).
 pub async fn run(
     config: &Path,
@@ -61,9 +102,7 @@ pub async fn run(
         let mut plan =
             FlowPlan::from_config(&cfg, f).with_context(|| format!("in {}", config.display()))?;
         if file_key(config, "scale.out.enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-            plan.group = Some(crate::engine::membership::GroupSettings::for_flow(
-                &f.source, &f.target,
-            ));
+            plan.group = Some(group_settings(config, &f.source, &f.target)?);
         }
         plans.push(plan);
     }
@@ -179,5 +218,45 @@ async fn wait_for_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::group_settings;
+
+    fn settings(text: &str) -> anyhow::Result<crate::engine::membership::GroupSettings> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("mm2.properties");
+        std::fs::write(&path, text)?;
+        group_settings(&path, "A", "B")
+    }
+
+    #[test]
+    fn group_timing_comes_from_the_target_cluster_then_the_top_level() {
+        let g = settings("session.timeout.ms = 20000\nB.heartbeat.interval.ms = 4000\nheartbeat.interval.ms = 9000\n").unwrap();
+        assert_eq!(g.session_timeout, Duration::from_secs(20));
+        assert_eq!(g.heartbeat_interval, Duration::from_secs(4));
+        assert_eq!(g.rebalance_timeout, Duration::from_secs(30));
+        assert_eq!(g.group_id, "kmirror.A->B");
+        let d = settings("").unwrap();
+        assert_eq!(d.session_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_group_timing_names_the_key() {
+        let e = settings("B.session.timeout.ms = soon\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("B.session.timeout.ms = soon"), "{e}");
+        let e = settings("session.timeout.ms = 3000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("heartbeat.interval.ms (3000 ms) must be below"),
+            "{e}"
+        );
     }
 }

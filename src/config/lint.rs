@@ -673,9 +673,12 @@ static SPECS: &[Spec] = &[
         Ty::Int,
         Note::Unused(WORKER)
     ),
-    spec!("session.timeout.ms", C, Ty::Int, Note::Unused(WORKER)),
-    spec!("heartbeat.interval.ms", C, Ty::Int, Note::Unused(WORKER)),
-    spec!("rebalance.timeout.ms", C, Ty::Int, Note::Unused(WORKER)),
+    // Scale-out group timing (`{target}.session.timeout.ms` or top level), as for a Connect worker.
+    spec!("session.timeout.ms", T | C, Ty::Int),
+    // Scale-out group timing (`{target}.heartbeat.interval.ms` or top level), as for a Connect worker.
+    spec!("heartbeat.interval.ms", T | C, Ty::Int),
+    // Scale-out group timing (`{target}.rebalance.timeout.ms` or top level), as for a Connect worker.
+    spec!("rebalance.timeout.ms", T | C, Ty::Int),
     spec!(
         "worker.sync.timeout.ms",
         T | C,
