@@ -301,9 +301,13 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                 fingerprint: plan
                     .config
                     .as_deref()
-                    .map(config_fingerprint)
+                    .map(crate::group::config_fingerprint)
                     .unwrap_or_default(),
-                config_keys: plan.config.as_deref().map(config_keys).unwrap_or_default(),
+                config_keys: plan
+                    .config
+                    .as_deref()
+                    .map(crate::group::config_keys)
+                    .unwrap_or_default(),
                 generation: -1,
                 ..membership::Local::default()
             });
@@ -496,27 +500,6 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     }
     log_stats(&flow);
     Ok(())
-}
-
-/// Hash of a flow's settings with secrets left out: members compare it.
-fn config_fingerprint(f: &crate::config::mm2::FlowConfig) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&config_keys(f), &mut h);
-    format!("{:016x}", std::hash::Hasher::finish(&h))
-}
-
-/// Per-key hashes of a flow's settings (secrets left out), so members can
-/// name the keys that differ without showing values.
-fn config_keys(f: &crate::config::mm2::FlowConfig) -> BTreeMap<String, String> {
-    f.settings
-        .iter()
-        .filter(|(k, _)| !crate::config::is_sensitive(k))
-        .map(|(k, (v, _))| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            std::hash::Hash::hash(v, &mut h);
-            (k.clone(), format!("{:016x}", std::hash::Hasher::finish(&h)))
-        })
-        .collect()
 }
 
 /// Applies the group's latest grant: stops what was taken away (the group

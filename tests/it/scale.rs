@@ -252,6 +252,37 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
             .contains("differs from the group leader's")
     });
     assert!(member_warned, "the member logs the conflict too");
+    // `kmirror status` (no running process needed) shows the group and names
+    // the member whose file differs from the one given to it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .args(["status", "--json"])
+        .arg(&cfg_one)
+        .output()
+        .expect("kmirror status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    let group = &status["groups"][0];
+    assert_eq!(group["group"], "kmirror.A->B", "{status}");
+    let members = group["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2, "{group}");
+    if members.iter().all(|m| m["metadata_reported"] == false) {
+        crate::harness::not_run(
+            "kmirror status naming the member whose file differs",
+            "a coordinator whose DescribeGroups returns member metadata",
+            "cli::status::tests::a_group_view_names_the_leader_and_the_keys_that_differ",
+        );
+        return;
+    }
+    let differing: Vec<&serde_json::Value> = members
+        .iter()
+        .map(|m| &m["differs_from_this_file"])
+        .filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    assert_eq!(differing, [&json!(["topics"])], "{group}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
