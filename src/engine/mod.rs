@@ -84,6 +84,8 @@ struct Flow {
     live: HashSet<Tp>,
     /// Scale-out membership, when `scale.out.enabled`.
     group: Option<GroupState>,
+    /// Remote topics whose grow failed (logged once until it succeeds).
+    grow_failed: HashSet<String>,
 }
 
 /// The engine's side of scale-out: what the group granted and what is
@@ -360,6 +362,7 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         last_end: HashMap::new(),
         live: HashSet::new(),
         group,
+        grow_failed: HashSet::new(),
     };
     let mut partitions: JoinSet<(Tp, Result<i64, crate::forward::produce::ForwardError>)> =
         JoinSet::new();
@@ -842,17 +845,25 @@ async fn discover(
                 }
             }
             crate::sync::topics::PartitionPlan::Grow { from, to } => {
+                // A refused or failed grow (a target without CreatePartitions,
+                // an ACL) must not hold up the other topics: the partitions
+                // that exist run, the new ones wait for the next refresh.
                 let r = flow
                     .target
                     .create_partitions(&[(remote.clone(), to)], 30_000)
-                    .await?;
+                    .await
+                    .map_or_else(|e| vec![(remote.clone(), Err(e))], |r| r);
                 for (_, res) in r {
                     match res {
                         Ok(()) => {
+                            flow.grow_failed.remove(&remote);
                             tracing::info!(flow = %flow.name(), topic = %remote, from, partitions = to, "grew remote topic")
                         }
+                        Err(e) if flow.grow_failed.insert(remote.clone()) => {
+                            tracing::error!(flow = %flow.name(), topic = %remote, from, partitions = to, error = %e, "cannot add partitions to remote topic; records of the new source partitions wait (nothing is skipped) and the grow is retried every refresh")
+                        }
                         Err(e) => {
-                            tracing::error!(flow = %flow.name(), topic = %remote, error = %e, "cannot add partitions to remote topic; new source partitions wait")
+                            tracing::debug!(flow = %flow.name(), topic = %remote, error = %e, "remote topic still cannot grow")
                         }
                     }
                 }

@@ -814,6 +814,53 @@ async fn remote_topic_grows_with_the_source_and_new_partitions_replicate_from_th
     }
 }
 
+/// A remote topic that cannot grow (tansu has no CreatePartitions; on Kafka an
+/// ACL could refuse it) must not stop discovery: topics after it still start,
+/// and its existing partitions still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_topic_that_cannot_grow_holds_up_nothing_else() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let (ca, cb) = (client(&a).await, client(&b).await);
+    let t = topic_name("nogrow");
+    let (first, second) = (format!("{t}-a"), format!("{t}-b"));
+    create_with(&ca, &first, 2, &[]).await;
+    create_with(&ca, &second, 1, &[]).await;
+    // The remote of the first topic already exists with fewer partitions.
+    create_with(&cb, &format!("A.{first}"), 1, &[]).await;
+    let one = sample_records(20, 2);
+    let two = sample_records(10, 1);
+    for (topic, recs) in [(&first, &one), (&second, &two)] {
+        let r = oracle::call(
+            &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": topic, "records": recs}),
+        );
+        assert_eq!(r["errors"], json!([]));
+    }
+    let mut plan = sync_plan(&a, &b, |_| {});
+    only(&mut plan, &[&first, &second]);
+    let flow = Running::start(plan);
+    // The topic sorted after the one that cannot grow replicates in full.
+    assert_eq!(
+        wait_for_records(&b, &format!("A.{second}"), 1, 10)
+            .await
+            .len(),
+        10
+    );
+    let refused = b.is_tansu();
+    let (parts, want) = if refused { (1, 10) } else { (2, 20) };
+    let got = wait_for_records(&b, &format!("A.{first}"), parts, want).await;
+    flow.stop().await;
+    if refused {
+        eprintln!(
+            "tansu refuses CreatePartitions: partition 0 of {first} replicated, partition 1 waits"
+        );
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|r| r["partition"] == 0), "{got:?}");
+    } else {
+        assert_eq!(got.len(), 20);
+    }
+}
+
 #[test]
 fn partition_growth_at_protocol_level() {
     let counts = vec![("A.orders".to_owned(), 6)];
