@@ -852,7 +852,7 @@ async fn discover(
                     .target
                     .create_partitions(&[(remote.clone(), to)], 30_000)
                     .await
-                    .map_or_else(|e| vec![(remote.clone(), Err(e))], |r| r);
+                    .unwrap_or_else(|e| vec![(remote.clone(), Err(e))]);
                 for (_, res) in r {
                     match res {
                         Ok(()) => {
