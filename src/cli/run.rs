@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::mm2;
-use crate::engine::{FlowPlan, run_flow};
+use crate::engine::{FlowEnd, FlowPlan, run_flow};
 use crate::metrics::Metrics;
 
 /// A kmirror top-level key read straight from the file (`metrics.addr`,
@@ -62,6 +62,68 @@ fn group_settings(
         );
     }
     Ok(g)
+}
+
+/// Runs one flow; when its scale-out group leader's file differs, runs it
+/// again with the leader's settings (`FlowEnd::AdoptLeaderSettings`).
+async fn run_flow_adopting(
+    config: std::path::PathBuf,
+    mut plan: FlowPlan,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        match run_flow(plan.clone(), cancel.clone()).await? {
+            FlowEnd::Stopped => return Ok(()),
+            FlowEnd::AdoptLeaderSettings(leader) => {
+                plan = match with_leader_settings(&config, &plan, &leader) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(flow = %plan.name(), error = %format!("{e:#}"), "cannot build this flow from the group leader's settings; running this file's");
+                        let mut p = plan.clone();
+                        if let Some(g) = p.group.as_mut() {
+                            g.adopted_from = Some(leader);
+                        }
+                        p
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// `running`'s flow rebuilt from `config` with the group leader's settings
+/// above every level of the file (connection settings and secrets excepted:
+/// `group::is_local_setting`).
+fn with_leader_settings(
+    config: &Path,
+    running: &FlowPlan,
+    leader: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<FlowPlan> {
+    let bytes = std::fs::read(config).with_context(|| format!("reading {}", config.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (s, t) = (&running.source_alias, &running.target_alias);
+    let merged = crate::group::with_leader_settings(&text, s, t, leader);
+    let cfg = mm2::parse_str(&merged, &config.display().to_string())
+        .map_err(|errs| anyhow::anyhow!("the leader's settings do not apply here:\n{errs}"))?;
+    let f = cfg
+        .flow(s, t)
+        .with_context(|| format!("no flow {s}->{t} with the leader's settings"))?;
+    let mut plan = FlowPlan::from_config(&cfg, f)?;
+    plan.metrics = std::sync::Arc::clone(&running.metrics);
+    let mut group = running
+        .group
+        .clone()
+        .context("only a scale-out flow adopts a leader's settings")?;
+    group.adopted_from = Some(leader.clone());
+    if group.file_config_keys.is_none() {
+        group.file_config_keys = running.config.as_deref().map(crate::group::config_keys);
+        group.file_settings = running
+            .config
+            .as_deref()
+            .map(crate::group::adoptable_settings);
+    }
+    plan.group = Some(group);
+    Ok(plan)
 }
 
 /// Runs the flows of `config` whose target is in `clusters` (all when empty).
@@ -127,7 +189,11 @@ pub async fn run(
     for mut p in plans {
         p.metrics = Arc::clone(&metrics);
         tracing::info!(flow = %p.name(), "starting flow");
-        flows.spawn(run_flow(p, cancel.child_token()));
+        flows.spawn(run_flow_adopting(
+            config.to_path_buf(),
+            p,
+            cancel.child_token(),
+        ));
     }
     // MM2 also emits heartbeats into the target of every pair whose data flow
     // is disabled (its heartbeat-only herders), which is what lets a chain
@@ -179,7 +245,7 @@ pub async fn run(
                 Some(Ok(Err(e))) => {
                     cancel.cancel();
                     while flows.join_next().await.is_some() {}
-                    return Err(e.into());
+                    return Err(e);
                 }
                 Some(Err(e)) => {
                     cancel.cancel();

@@ -379,6 +379,7 @@ mod tests {
             leader_member: "m1".to_owned(),
             revoked_pending: false,
             leader_config_keys: keys("aaaa"),
+            leader_settings: BTreeMap::new(),
         }
         .encode();
         let d = GroupDescription {

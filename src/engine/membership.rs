@@ -37,6 +37,15 @@ pub struct GroupSettings {
     pub heartbeat_interval: Duration,
     /// Time members get to re-join during a rebalance.
     pub rebalance_timeout: Duration,
+    /// The leader's settings this process's plan was rebuilt with, if any
+    /// (so it never rebuilds twice for the same leader).
+    pub adopted_from: Option<BTreeMap<String, String>>,
+    /// Per-key hashes of this process's own file for the flow, kept when the
+    /// plan was rebuilt with the leader's settings (differences stay visible).
+    pub file_config_keys: Option<BTreeMap<String, String>>,
+    /// This process's own file settings ([`crate::group::adoptable_settings`]),
+    /// kept likewise: a leader hands out its file's settings, never adopted ones.
+    pub file_settings: Option<BTreeMap<String, String>>,
 }
 
 impl GroupSettings {
@@ -47,6 +56,9 @@ impl GroupSettings {
             session_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(3),
             rebalance_timeout: Duration::from_secs(30),
+            adopted_from: None,
+            file_config_keys: None,
+            file_settings: None,
         }
     }
 }
@@ -66,6 +78,8 @@ pub struct Local {
     pub fingerprint: String,
     /// Per-key hashes of those settings, to name the keys that differ.
     pub config_keys: BTreeMap<String, String>,
+    /// This process's file settings that every member runs when it leads.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// What the group granted this process.
@@ -79,6 +93,8 @@ pub struct Granted {
     pub leader: bool,
     /// Settings in which this process's file differs from the leader's.
     pub differs_from_leader: Vec<String>,
+    /// The leader's settings, which this process must run.
+    pub leader_settings: BTreeMap<String, String>,
 }
 
 impl Granted {
@@ -127,7 +143,7 @@ fn leader_assignments(
         if id != leader && m.config_fingerprint != mine.config_fingerprint {
             tracing::warn!(
                 group, member = %id, keys = %differing_keys(&mine, m).join(", "),
-                "members' configuration files differ for this flow; the leader's settings decide the assignment"
+                "members' configuration files differ for this flow; the leader's file wins: every member runs the leader's settings (connection settings and secrets stay each member's own)"
             );
         }
     }
@@ -143,6 +159,7 @@ fn leader_assignments(
         .into_iter()
         .map(|(id, mut a)| {
             a.leader_config_keys = local.config_keys.clone();
+            a.leader_settings = local.settings.clone();
             (id, a.encode())
         })
         .collect()
@@ -268,7 +285,7 @@ pub async fn run(
                     if !differs.is_empty() && out.borrow().differs_from_leader != differs {
                         tracing::warn!(
                             group, keys = %differs.join(", "),
-                            "this process's configuration file differs from the group leader's for this flow; the leader's settings decide the assignment"
+                            "this process's configuration file differs from the group leader's for this flow; the leader's file wins: this process runs the leader's settings (its own connection settings and secrets excepted)"
                         );
                     }
                     Granted {
@@ -276,6 +293,7 @@ pub async fn run(
                         partitions: a.partitions.into_iter().collect(),
                         leader: j.is_leader(),
                         differs_from_leader: differs,
+                        leader_settings: a.leader_settings,
                     }
                 }
                 Err(e) => {

@@ -193,8 +193,22 @@ pub fn connect_hint(why: &str) -> Option<&'static str> {
     .map(|(_, hint)| hint)
 }
 
+/// How [`run_flow`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowEnd {
+    /// Cancelled (or nothing to connect to): stopped with progress saved.
+    Stopped,
+    /// The scale-out group leader's file differs from this process's: the
+    /// flow stopped (progress saved, group left) to be run again with the
+    /// leader's settings ([`crate::group::with_leader_settings`]).
+    AdoptLeaderSettings(BTreeMap<String, String>),
+}
+
 /// Runs one flow until `cancel`; returns after progress is saved.
-pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), EngineError> {
+pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowEnd, EngineError> {
+    // Cancelled by the caller, or here to re-run with the group leader's settings.
+    let cancel = cancel.child_token();
+    let mut adopt: Option<BTreeMap<String, String>> = None;
     let flow_name = plan.name();
     plan.metrics.flow_registered(&flow_name);
     // Both clusters at once; a cluster that is down is waited for, not fatal.
@@ -212,7 +226,7 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
             &cancel
         ),
     ) else {
-        return Ok(());
+        return Ok(FlowEnd::Stopped);
     };
     let err = |what: &str| {
         let flow = flow_name.clone();
@@ -299,17 +313,21 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
     let group_cancel = CancellationToken::new();
     let (group, group_task) = match &plan.group {
         Some(settings) => {
-            let (local_tx, local_rx) = watch::channel(membership::Local {
-                fingerprint: plan
-                    .config
-                    .as_deref()
-                    .map(crate::group::config_fingerprint)
-                    .unwrap_or_default(),
-                config_keys: plan
-                    .config
+            let config_keys = settings.file_config_keys.clone().unwrap_or_else(|| {
+                plan.config
                     .as_deref()
                     .map(crate::group::config_keys)
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+            });
+            let (local_tx, local_rx) = watch::channel(membership::Local {
+                fingerprint: crate::group::config_fingerprint(&config_keys),
+                config_keys,
+                settings: settings.file_settings.clone().unwrap_or_else(|| {
+                    plan.config
+                        .as_deref()
+                        .map(crate::group::adoptable_settings)
+                        .unwrap_or_default()
+                }),
                 generation: -1,
                 ..membership::Local::default()
             });
@@ -400,6 +418,11 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
                     None => std::future::pending().await,
                 }
             } => {
+                if let Some(settings) = settings_to_adopt(&flow) {
+                    adopt = Some(settings);
+                    cancel.cancel();
+                    continue;
+                }
                 let was_leader = flow.is_leader();
                 if let Err(e) = apply_grant(&mut flow, &mut partitions, &cancel).await {
                     tracing::error!(flow = %flow.name(), error = %e, "applying the group's assignment failed; re-joining");
@@ -502,7 +525,49 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<(), E
         }
     }
     log_stats(&flow);
-    Ok(())
+    Ok(match adopt {
+        Some(settings) => FlowEnd::AdoptLeaderSettings(settings),
+        None => FlowEnd::Stopped,
+    })
+}
+
+/// The settings this process must be rebuilt with, when it runs others than
+/// its group's: a member runs the leader's file settings; a leader that had
+/// adopted an earlier leader's goes back to its own file's (so a rolling
+/// restart with a new file takes effect once a new-file process leads).
+/// A rebuild that still differs is logged, never repeated.
+fn settings_to_adopt(flow: &Flow) -> Option<BTreeMap<String, String>> {
+    let g = flow.group.as_ref()?;
+    let settings = flow.plan.group.as_ref()?;
+    let granted = g.granted.borrow();
+    let wanted = if granted.leader {
+        settings.file_settings.as_ref()?
+    } else {
+        &granted.leader_settings
+    };
+    if wanted.is_empty() {
+        return None;
+    }
+    let running = flow
+        .plan
+        .config
+        .as_deref()
+        .map(crate::group::adoptable_settings)
+        .unwrap_or_default();
+    let differ = crate::group::settings_to_adopt(&running, wanted);
+    if differ.is_empty() {
+        return None;
+    }
+    if settings.adopted_from.as_ref() == Some(wanted) {
+        tracing::warn!(flow = %flow.name(), keys = %differ.join(", "), "these settings of the group leader could not be applied here; running this file's values for them");
+        return None;
+    }
+    if granted.leader {
+        tracing::warn!(flow = %flow.name(), keys = %differ.join(", "), "group leader now: restarting this flow with this file's settings, which every member then runs");
+    } else {
+        tracing::warn!(flow = %flow.name(), keys = %differ.join(", "), "restarting this flow with the group leader's settings (the leader's file wins, as in MM2)");
+    }
+    Some(wanted.clone())
 }
 
 /// Applies the group's latest grant: stops what was taken away (the group

@@ -46,6 +46,7 @@ impl Plan {
             leader_member: leader.to_owned(),
             revoked_pending: !self.held_back.is_empty(),
             leader_config_keys: BTreeMap::new(),
+            leader_settings: BTreeMap::new(),
         };
         let members = self.assignments.iter();
         members.map(|(m, ps)| (m.clone(), assignment(ps))).collect()

@@ -105,6 +105,11 @@ pub struct Assignment {
     /// in which its own file differs from the leader's (whose settings decide).
     #[serde(default)]
     pub leader_config_keys: BTreeMap<String, String>,
+    /// The leader's flow settings that every member runs (MM2 connector key ->
+    /// value), secrets and connection settings left out: see
+    /// [`crate::group::adoptable_settings`].
+    #[serde(default)]
+    pub leader_settings: BTreeMap<String, String>,
 }
 
 impl MemberMetadata {
@@ -223,6 +228,7 @@ mod tests {
             leader_member: "kmirror-1-abc".into(),
             revoked_pending: true,
             leader_config_keys: BTreeMap::from([("topics".into(), "ab12".into())]),
+            leader_settings: BTreeMap::from([("topics".into(), "orders.*".into())]),
         };
         assert_eq!(Assignment::decode(&a.encode()).unwrap(), a);
     }

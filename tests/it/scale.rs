@@ -208,7 +208,13 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     std::fs::create_dir_all(&one).expect("dir");
     std::fs::create_dir_all(&two).expect("dir");
     let cfg_one = write_config(&one, &format!("{base}A->B.topics = {t}\n"));
-    let cfg_two = write_config(&two, &format!("{base}A->B.topics = {t}|other.*\n"));
+    // The second file also names remote topics differently: whichever file
+    // leads, every member must run its settings, so all records land in one
+    // remote topic.
+    let cfg_two = write_config(
+        &two,
+        &format!("{base}A->B.topics = {t}|other.*\nreplication.policy.separator = _\n"),
+    );
     let addrs: Vec<String> = (0..2)
         .map(|_| format!("127.0.0.1:{}", crate::harness::free_port()))
         .collect();
@@ -230,13 +236,16 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
     let line = warned.expect("the leader warns that the members' files differ");
     eprintln!("{line}");
     assert!(line.contains("topics"), "{line}");
+    assert!(line.contains("replication.policy.separator"), "{line}");
     // The other member warns too and shows it in /status.
     let mut shown = false;
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline && !shown {
         for addr in &addrs {
             let (_, body) = crate::metrics::http_get(addr, "/status").await;
-            if body.contains("\"config_differs_from_leader\":[\"topics\"]") {
+            if body.contains(
+                "\"config_differs_from_leader\":[\"replication.policy.separator\",\"topics\"]",
+            ) {
                 shown = true;
             }
         }
@@ -252,6 +261,44 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
             .contains("differs from the group leader's")
     });
     assert!(member_warned, "the member logs the conflict too");
+    // The member restarts its flow with the leader's settings, and the two
+    // processes then replicate into the leader's remote topic only.
+    let adopted = procs.0.iter().any(|p| {
+        std::fs::read_to_string(&p.log)
+            .unwrap_or_default()
+            .contains("restarting this flow with the group leader's settings")
+    });
+    assert!(adopted, "the member adopts the leader's settings");
+    let records = sample_records(40, 2);
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": records}),
+    );
+    let (dot, underscore) = (format!("A.{t}"), format!("A_{t}"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut counts = (0, 0);
+    while Instant::now() < deadline {
+        let topics = client(&b).await.list_topics().await.expect("topics on B");
+        let count = |name: &str| {
+            if topics.contains_key(name) {
+                read_target(&b, name, 2).values().sum::<usize>()
+            } else {
+                0
+            }
+        };
+        counts = (count(&dot), count(&underscore));
+        if counts.0 + counts.1 >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!(
+        "records in {dot}: {}, in {underscore}: {}",
+        counts.0, counts.1
+    );
+    assert!(
+        counts == (40, 0) || counts == (0, 40),
+        "every record in the leader's remote topic: {counts:?}"
+    );
     // `kmirror status` (no running process needed) shows the group and names
     // the member whose file differs from the one given to it.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
@@ -282,7 +329,11 @@ async fn members_with_different_files_get_a_warning_naming_the_keys() {
         .map(|m| &m["differs_from_this_file"])
         .filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
         .collect();
-    assert_eq!(differing, [&json!(["topics"])], "{group}");
+    assert_eq!(
+        differing,
+        [&json!(["replication.policy.separator", "topics"])],
+        "{group}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
