@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
@@ -30,7 +30,9 @@ use super::transport::{Connector, Transport};
 use crate::codec::{api_key, decode_response, encode_request, peek_correlation_id};
 use crate::error::error_code_name;
 use crate::frame::{DEFAULT_MAX_FRAME, FrameDecoder};
-use crate::versions::Negotiated;
+use crate::versions::{
+    API_VERSIONS_FIRST, ApiVersionsStep, Negotiated, api_versions_step, decode_api_versions,
+};
 
 /// Settings of one connection.
 #[derive(Debug, Clone)]
@@ -282,21 +284,67 @@ impl Connection {
         }
     }
 
+    /// ApiVersions, stepping down like Kafka's Java client when the broker
+    /// does not speak the version sent (see [`crate::versions`]).
     async fn negotiate(&mut self) -> Result<(), ConnError> {
         let req = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str("kmirror"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
-        let mut resp = self.send_version(3, &req).await?;
-        if resp.error_code == 35 {
-            // UNSUPPORTED_VERSION: the broker answered in v0 with its own range.
-            resp = self.send_version(0, &ApiVersionsRequest::default()).await?;
+        let mut version = API_VERSIONS_FIRST;
+        loop {
+            let resp = self.api_versions(version, &req).await?;
+            match api_versions_step(version, &resp) {
+                ApiVersionsStep::Done => {
+                    self.versions = Negotiated::new(
+                        resp.api_keys
+                            .iter()
+                            .map(|k| (k.api_key, k.min_version, k.max_version)),
+                    );
+                    return Ok(());
+                }
+                ApiVersionsStep::RetryAt(next) => {
+                    tracing::debug!(
+                        broker = self.broker,
+                        sent = version,
+                        retry = next,
+                        "broker does not speak this ApiVersions version; retrying lower"
+                    );
+                    version = next;
+                }
+                ApiVersionsStep::Failed(code) => {
+                    return Err(ConnError::ApiVersionsRefused {
+                        broker: self.broker.clone(),
+                        version,
+                        code: code_name(code),
+                    });
+                }
+            }
         }
-        self.versions = Negotiated::new(
-            resp.api_keys
-                .iter()
-                .map(|k| (k.api_key, k.min_version, k.max_version)),
-        );
-        Ok(())
+    }
+
+    /// One ApiVersions exchange at `version`, decoded with the v0 fallback.
+    async fn api_versions(
+        &self,
+        version: i16,
+        req: &ApiVersionsRequest,
+    ) -> Result<ApiVersionsResponse, ConnError> {
+        let codec = |e| ConnError::Codec {
+            broker: self.broker.clone(),
+            api: ApiKey::ApiVersions,
+            source: Arc::new(e),
+        };
+        let correlation_id = self.next_correlation();
+        let frame = encode_request(
+            correlation_id,
+            self.config.client_id.as_deref(),
+            version,
+            req,
+        )
+        .map_err(codec)?;
+        let resp = self
+            .roundtrip(ApiKey::ApiVersions, correlation_id, vec![frame])
+            .await?;
+        decode_api_versions(version, resp).map_err(codec)
     }
 
     /// `host:port` of the broker.
@@ -324,9 +372,12 @@ impl Connection {
             })
     }
 
-    /// Sends a request at the highest version both sides speak.
+    /// Sends a request at the highest version both sides speak and the
+    /// request type can encode ([`crate::versions::ours`] caps every API at
+    /// its `R::VERSIONS`, so a broker advertising more never breaks us).
     pub async fn send<R: Request>(&self, req: &R) -> Result<R::Response, ConnError> {
         let version = self.version_for(api_key::<R>())?;
+        debug_assert!(R::VERSIONS.min <= version && version <= R::VERSIONS.max);
         self.send_version(version, req).await
     }
 
@@ -582,7 +633,8 @@ fn code_name(code: i16) -> String {
 mod tests {
     use super::*;
     use bytes::BufMut;
-    use kafka_protocol::messages::{ApiVersionsResponse, MetadataRequest};
+    use kafka_protocol::messages::MetadataRequest;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
     use kafka_protocol::protocol::Encodable;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
@@ -599,6 +651,129 @@ mod tests {
         let mut body = vec![0u8; len];
         s.read_exact(&mut body).await.unwrap();
         i32::from_be_bytes([body[4], body[5], body[6], body[7]])
+    }
+
+    /// Reads one request frame; returns its API version and correlation id.
+    async fn read_request_version(s: &mut DuplexStream) -> (i16, i32) {
+        let len = s.read_u32().await.unwrap() as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.unwrap();
+        (
+            i16::from_be_bytes([body[2], body[3]]),
+            i32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+        )
+    }
+
+    /// A response frame of raw body bytes after the v0 header.
+    fn raw_frame(cid: i32, body: &[u8]) -> Vec<u8> {
+        let mut f = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&cid.to_be_bytes());
+        f.extend_from_slice(body);
+        f
+    }
+
+    /// An ApiVersions answer at `version` listing `apis` (key, min, max).
+    fn api_versions_list(cid: i32, version: i16, apis: &[(ApiKey, i16, i16)]) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        ApiVersionsResponse::default()
+            .with_api_keys(
+                apis.iter()
+                    .map(|&(k, min, max)| {
+                        ApiVersion::default()
+                            .with_api_key(k as i16)
+                            .with_min_version(min)
+                            .with_max_version(max)
+                    })
+                    .collect(),
+            )
+            .encode(&mut b, version)
+            .unwrap();
+        raw_frame(cid, &b)
+    }
+
+    #[tokio::test]
+    async fn kafka_2_1_answers_v3_with_a_v0_unsupported_version_body_and_we_step_down() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let mut conn = Connection::over(Box::new(client), "old:9092", config(5_000));
+        let server = async {
+            let (v, cid) = read_request_version(&mut broker).await;
+            assert_eq!(v, 3);
+            // UNSUPPORTED_VERSION in a v0 body, listing ApiVersions 0..=2.
+            let body = [
+                0x00, 0x23, 0x00, 0x00, 0x00, 0x01, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02,
+            ];
+            broker.write_all(&raw_frame(cid, &body)).await.unwrap();
+            let (v, cid) = read_request_version(&mut broker).await;
+            assert_eq!(v, 2, "retried at the broker's listed max");
+            let apis = [
+                (ApiKey::ApiVersions, 0, 2),
+                (ApiKey::Metadata, 0, 7),
+                (ApiKey::InitProducerId, 0, 6),
+            ];
+            broker
+                .write_all(&api_versions_list(cid, 2, &apis))
+                .await
+                .unwrap();
+            broker
+        };
+        let (r, _b) = tokio::join!(conn.negotiate(), server);
+        r.unwrap();
+        assert_eq!(conn.versions().version(ApiKey::Metadata), Some(7));
+        // Capped at what kafka-protocol encodes, not the advertised 6.
+        assert_eq!(conn.version_for(ApiKey::InitProducerId).unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn broker_listing_nothing_with_error_35_is_retried_at_v0() {
+        let (client, mut broker) = tokio::io::duplex(1 << 16);
+        let mut conn = Connection::over(Box::new(client), "old:9092", config(5_000));
+        let server = async {
+            let (v, cid) = read_request_version(&mut broker).await;
+            assert_eq!(v, 3);
+            let body = [0x00, 0x23, 0x00, 0x00, 0x00, 0x00];
+            broker.write_all(&raw_frame(cid, &body)).await.unwrap();
+            let (v, cid) = read_request_version(&mut broker).await;
+            assert_eq!(v, 0);
+            broker
+                .write_all(&api_versions_list(cid, 0, &[(ApiKey::Fetch, 0, 10)]))
+                .await
+                .unwrap();
+            broker
+        };
+        let (r, _b) = tokio::join!(conn.negotiate(), server);
+        r.unwrap();
+        assert_eq!(conn.versions().version(ApiKey::Fetch), Some(10));
+    }
+
+    #[tokio::test]
+    async fn error_35_to_v0_or_another_error_fails_the_connection_typed() {
+        for (first, code) in [(35i16, 35i16), (42, 42)] {
+            let (client, mut broker) = tokio::io::duplex(1 << 16);
+            let mut conn = Connection::over(Box::new(client), "odd:9092", config(5_000));
+            let server = async {
+                let (_, cid) = read_request_version(&mut broker).await;
+                let mut body = first.to_be_bytes().to_vec();
+                body.extend_from_slice(&[0, 0, 0, 0]);
+                broker.write_all(&raw_frame(cid, &body)).await.unwrap();
+                if first == 35 {
+                    let (v, cid) = read_request_version(&mut broker).await;
+                    assert_eq!(v, 0);
+                    broker.write_all(&raw_frame(cid, &body)).await.unwrap();
+                }
+                broker
+            };
+            let (r, _b) = tokio::join!(conn.negotiate(), server);
+            let err = r.unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    ConnError::ApiVersionsRefused { version, .. } if *version == if first == 35 { 0 } else { 3 }
+                ),
+                "{err:?}"
+            );
+            assert!(!err.is_retriable());
+            assert!(err.to_string().contains(&code_name(code)), "{err}");
+        }
     }
 
     /// An ApiVersions v0 answer; `marker` goes in the error code to tell answers apart.

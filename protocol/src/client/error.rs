@@ -81,6 +81,17 @@ pub enum ConnError {
         /// What the broker or the exchange said (never a secret).
         reason: String,
     },
+    /// The broker answered ApiVersions with an error other than a version
+    /// step-down (Kafka's Java client disconnects in this case too).
+    #[error("broker {broker} refused ApiVersions v{version}: {code}")]
+    ApiVersionsRefused {
+        /// `host:port`.
+        broker: String,
+        /// ApiVersions version sent.
+        version: i16,
+        /// Kafka's name of the error code.
+        code: String,
+    },
     /// The broker speaks no version of the API that we speak.
     #[error("broker {broker} supports no version of {api:?} that kmirror speaks")]
     NoVersionMatch {
@@ -94,7 +105,10 @@ pub enum ConnError {
 impl ConnError {
     /// Network-level failures that a reconnect may cure.
     pub fn is_retriable(&self) -> bool {
-        !matches!(self, Self::NoVersionMatch { .. } | Self::Codec { .. })
+        !matches!(
+            self,
+            Self::NoVersionMatch { .. } | Self::Codec { .. } | Self::ApiVersionsRefused { .. }
+        )
     }
 
     /// True for request timeouts.

@@ -23,7 +23,7 @@ use kafka_protocol::messages::{
     HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
     OffsetFetchRequest, SyncGroupRequest, TopicName,
 };
-use kafka_protocol::protocol::{Message, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::client::cluster::check_code;
 use crate::client::conn::{ConnConfig, Connection};
@@ -386,11 +386,9 @@ impl Client {
         offsets: &[(String, i32, i64, Option<String>)],
     ) -> Result<Vec<(String, i32, Result<(), ClientError>)>, ClientError> {
         let conn = self.group_conn(group).await?;
-        // kafka-protocol lists OffsetCommit v10 (topic ids) in ApiKey's range,
-        // but the request type encodes up to v9 only.
-        let version = conn
-            .version_for(ApiKey::OffsetCommit)?
-            .min(OffsetCommitRequest::VERSIONS.max);
+        // Capped at what OffsetCommitRequest encodes (v9; ApiKey lists v10)
+        // by versions::ours, as every API is.
+        let version = conn.version_for(ApiKey::OffsetCommit)?;
         let req = offset_commit_request(group, generation_id, member_id, offsets);
         let resp = conn.send_version(version, &req).await?;
         let broker = conn.broker();
@@ -470,8 +468,8 @@ impl Client {
         topics: Option<&[String]>,
     ) -> Result<Vec<CommittedOffset>, ClientError> {
         let conn = self.group_conn(group).await?;
-        // versions.rs caps OffsetFetch at v7: the single-group form.
-        let version = conn.version_for(ApiKey::OffsetFetch)?.min(7);
+        // versions::our_max caps OffsetFetch at v7: the single-group form.
+        let version = conn.version_for(ApiKey::OffsetFetch)?;
         let explicit = match topics {
             Some(ts) => Some(self.topic_partitions(Some(ts)).await?),
             // v1 cannot ask for all topics (null `topics` is v2+).
@@ -904,7 +902,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::protocol::Encodable;
+    use kafka_protocol::protocol::{Encodable, Message};
 
     use super::*;
 
