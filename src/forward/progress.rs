@@ -8,6 +8,14 @@
 //! Duplicate bound after a crash: the records acknowledged within one
 //! `offset.flush.interval.ms` before it; a clean stop flushes and re-sends none.
 //!
+//! Offset syncs: one exact pair per forwarded batch, for its last record, and one more for
+//! the first record of a batch that starts a new stretch: the first batch a partition
+//! forwards after a (re)start, or one that does not continue the previous batch (source
+//! rewound, other records landed in between on the target). So every group offset from
+//! the first forwarded record on translates, exactly at batch boundaries (on a target that
+//! was empty at start, translated offset = source offset there), and never past the record
+//! the group would read next (see [`batch_syncs`]).
+//!
 //! # References
 //! - `mm2-reference.md` §2.3 (offset-sync bytes), §2.4 (Connect offsets JSON).
 //! - `zero-copy-forwarding.md` §5.1 (MM2's sync rules), §6.5 (exact mapping).
@@ -25,7 +33,7 @@ use kmirror_protocol::client::{Client, ClientError};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::produce::Completed;
+use super::produce::{Completed, Mapping};
 use crate::internal_topics::{self, OffsetSync};
 
 /// A source topic-partition.
@@ -54,6 +62,59 @@ struct HubState {
     dirty: Vec<Tp>,
     /// Syncs to write now.
     queued: Vec<OffsetSync>,
+    /// Last record of the last batch forwarded per partition since this hub started.
+    forwarded: BTreeMap<Tp, Forwarded>,
+}
+
+/// The last record a partition forwarded: its source offset and where it landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarded {
+    /// Source offset of the record.
+    pub source: i64,
+    /// Its offset on the target.
+    pub target: i64,
+}
+
+/// The offset syncs `(upstream, downstream)` for one acknowledged batch, oldest first, given
+/// the partition's previous forwarded batch (`None` after a (re)start), and what becomes
+/// the previous one.
+///
+/// Always the exact pair of the batch's last record, so a group that read whole batches
+/// resumes exactly at the next record. Also the exact pair of its first record when the
+/// batch starts a new stretch, so offsets inside it translate too (MM2's rule answers
+/// `d + 1` for a group past a sync, and nothing below the oldest sync):
+/// - the first batch since the hub started (offset 0 of a fresh flow otherwise has no sync
+///   at or below it: no checkpoint, and a consumer failing over with
+///   `auto.offset.reset=latest` would skip records);
+/// - the source went back (`first <= previous source`: resent after a restart, rewound),
+///   where the syncs store starts a new history;
+/// - the batch did not land right after the previous one on the target (records of another
+///   producer, or a re-created topic): the previous sync's `d + 1` is then behind, still
+///   safe, but the first pair makes the start of the batch exact.
+///
+/// A batch that continues the previous one needs no first pair: the previous sync already
+/// translates every offset up to this batch's first record to its exact position (a gap in
+/// the source offsets, from compaction or transaction markers, changes nothing there).
+/// Every pair is where a record really landed, so translation is never ahead.
+pub fn batch_syncs(
+    previous: Option<Forwarded>,
+    m: &Mapping,
+) -> (Vec<(i64, i64)>, Option<Forwarded>) {
+    if m.records < 1 {
+        return (Vec::new(), previous);
+    }
+    let last = Forwarded {
+        source: m.last_source_offset,
+        target: m.target_base_offset + i64::from(m.records) - 1,
+    };
+    let new_stretch = previous
+        .is_none_or(|p| m.first_source_offset <= p.source || m.target_base_offset != p.target + 1);
+    let mut out = Vec::with_capacity(2);
+    if new_stretch && m.first_source_offset < m.last_source_offset {
+        out.push((m.first_source_offset, m.target_base_offset));
+    }
+    out.push((last.source, last.target));
+    (out, Some(last))
 }
 
 /// Collects acknowledgements of one flow and writes progress and syncs.
@@ -128,18 +189,22 @@ impl ProgressHub {
         if !self.config.emit_offset_syncs {
             return;
         }
-        // One exact pair per forwarded batch (its last record), so a group
+        // Exact pairs for every forwarded batch (see `batch_syncs`), so a group
         // that fails over re-reads at most the batch it stopped in. MM2
         // throttles with offset.lag.max (~100 records of drift); a pair costs
         // ~30 bytes, written in bulk, so kmirror does not.
-        let up = m.last_source_offset;
-        let down = m.target_base_offset + i64::from(m.records) - 1;
-        st.queued.push(OffsetSync {
-            topic: tp.0.clone(),
-            partition: tp.1,
-            upstream_offset: up,
-            downstream_offset: down,
-        });
+        let previous = st.forwarded.get(tp).copied();
+        let (pairs, last) = batch_syncs(previous, m);
+        if let Some(last) = last {
+            st.forwarded.insert(tp.clone(), last);
+        }
+        st.queued
+            .extend(pairs.into_iter().map(|(up, down)| OffsetSync {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                upstream_offset: up,
+                downstream_offset: down,
+            }));
         drop(st);
         self.notify.notify_one();
     }
@@ -341,4 +406,140 @@ pub async fn load_progress(
         idle = if offset == before { idle + 1 } else { 0 };
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forward::classify::Path;
+    use crate::sync::offsets::{PartitionSyncs, SourceOffset, SyncPoint, TargetOffset};
+
+    fn mapping(first: i64, last: i64, target_base: i64, records: i32) -> Mapping {
+        Mapping {
+            first_source_offset: first,
+            last_source_offset: last,
+            target_base_offset: target_base,
+            records,
+            bytes: 0,
+            max_timestamp: 0,
+            base_timestamp: 0,
+            path: Path::PassThrough,
+            possible_duplicates: false,
+        }
+    }
+
+    /// Forwards contiguous batches of `sizes` records from source offset `from`, landing at
+    /// `target_at`, through `batch_syncs`, into a syncs store (as the checkpoint task reads
+    /// them). Returns the store and each batch's first source offset.
+    fn forward(
+        syncs: &mut PartitionSyncs,
+        previous: &mut Option<Forwarded>,
+        sizes: &[i64],
+        from: i64,
+        target_at: i64,
+    ) -> Vec<i64> {
+        let (mut up, mut down) = (from, target_at);
+        let mut firsts = Vec::new();
+        for &n in sizes {
+            let m = mapping(up, up + n - 1, down, n as i32);
+            let (pairs, last) = batch_syncs(*previous, &m);
+            *previous = last;
+            for (u, d) in pairs {
+                syncs.apply(SyncPoint {
+                    upstream: SourceOffset(u),
+                    downstream: TargetOffset(d),
+                });
+            }
+            firsts.push(up);
+            up += n;
+            down += n;
+        }
+        firsts
+    }
+
+    fn tr(p: &PartitionSyncs, g: i64) -> Option<i64> {
+        p.translate(SourceOffset(g)).map(|t| t.0)
+    }
+
+    #[test]
+    fn first_batch_after_a_start_also_syncs_its_first_record() {
+        let (pairs, last) = batch_syncs(None, &mapping(0, 9, 0, 10));
+        assert_eq!(pairs, [(0, 0), (9, 9)]);
+        assert_eq!(
+            last,
+            Some(Forwarded {
+                source: 9,
+                target: 9
+            })
+        );
+        // The next batch continues it: only its last record.
+        let (pairs, _) = batch_syncs(last, &mapping(10, 14, 10, 5));
+        assert_eq!(pairs, [(14, 14)]);
+        // A source gap (compaction, markers) with the target contiguous changes nothing.
+        let (pairs, _) = batch_syncs(last, &mapping(13, 14, 10, 2));
+        assert_eq!(pairs, [(14, 11)]);
+        // Other records landed in between on the target: new stretch.
+        let (pairs, _) = batch_syncs(last, &mapping(10, 14, 17, 5));
+        assert_eq!(pairs, [(10, 17), (14, 21)]);
+        // Source resent from 5 after a restart (or rewound): new stretch.
+        let (pairs, _) = batch_syncs(last, &mapping(5, 9, 10, 5));
+        assert_eq!(pairs, [(5, 10), (9, 14)]);
+        // A one-record first batch has one pair.
+        let (pairs, _) = batch_syncs(None, &mapping(42, 42, 3, 1));
+        assert_eq!(pairs, [(42, 3)]);
+        // Nothing for a batch without records.
+        assert_eq!(batch_syncs(last, &mapping(10, 9, 10, 0)), (vec![], last));
+    }
+
+    #[test]
+    fn offsets_inside_the_first_batch_translate_never_ahead() {
+        // Empty target at start: exact offsets are the source offsets.
+        let mut p = PartitionSyncs::default();
+        let mut prev = None;
+        let sizes = [10, 10, 25, 1, 4];
+        let firsts = forward(&mut p, &mut prev, &sizes, 0, 0);
+        let end: i64 = sizes.iter().sum();
+        // Offset 0 of a fresh flow: exact.
+        assert_eq!(tr(&p, 0), Some(0));
+        // Inside the first batch: translatable, never ahead, at most the batch re-read.
+        for g in 1..9 {
+            assert_eq!(tr(&p, g), Some(1), "g={g}");
+        }
+        // The last record of every batch has its exact pair.
+        for (f, n) in firsts.iter().zip(sizes) {
+            assert_eq!(tr(&p, f + n - 1), Some(f + n - 1));
+        }
+        // Batch boundaries (a group that read whole batches) and the end: the identity.
+        for g in firsts.iter().copied().chain([end]) {
+            assert_eq!(tr(&p, g), Some(g), "boundary g={g}");
+        }
+        // Every offset: never ahead, never before the batch holding it.
+        for g in 0..=end {
+            let t = tr(&p, g).expect("every offset from the start translates");
+            assert!(t <= g, "ahead at g={g}: {t}");
+            let batch_start = firsts.iter().rev().find(|&&f| f <= g).copied().unwrap_or(0);
+            assert!(t >= batch_start, "more than one batch re-read at g={g}");
+        }
+    }
+
+    #[test]
+    fn a_flow_started_mid_log_translates_from_its_first_record() {
+        // Progress resumed at source 500; the target already holds 7 foreign records.
+        let mut p = PartitionSyncs::default();
+        let mut prev = None;
+        forward(&mut p, &mut prev, &[20, 5], 500, 7);
+        assert_eq!(tr(&p, 499), None, "before the first forwarded record");
+        assert_eq!(tr(&p, 500), Some(7));
+        assert_eq!(tr(&p, 510), Some(8));
+        assert_eq!(tr(&p, 520), Some(27));
+        assert_eq!(tr(&p, 525), Some(32));
+        // A restart that resends 510.. (progress was behind) starts a new stretch, exact at
+        // its first record; offsets before it are not translated into the old copy.
+        forward(&mut p, &mut prev, &[10, 5], 510, 32);
+        assert_eq!(tr(&p, 510), Some(32));
+        assert_eq!(tr(&p, 511), Some(33));
+        assert_eq!(tr(&p, 520), Some(42));
+        assert_eq!(tr(&p, 525), Some(47));
+        assert_eq!(tr(&p, 505), None);
+    }
 }
