@@ -286,3 +286,113 @@ async fn topic_id_changes_when_a_topic_is_recreated() {
     assert_ne!(first, [0; 16], "metadata carries topic ids");
     assert_ne!(first, second, "a re-created topic gets a new id");
 }
+
+/// Produces `n` uncompressed, non-idempotent records to `topic`-`partition`.
+async fn produce_plain(c: &Client, topic: &str, partition: i32, round: usize, n: usize) {
+    use kmirror_protocol::batch::Compression;
+    use kmirror_protocol::batch::builder::BatchBuilder;
+    let mut b = BatchBuilder::new(Compression::None);
+    for i in 0..n {
+        let v = format!("r{round}-p{partition}-{i}");
+        b.push(records::Record::new(
+            None,
+            Some(v.as_bytes()),
+            1_700_000_000_000,
+        ));
+    }
+    c.produce(topic, partition, vec![b.build().unwrap()], 30_000)
+        .await
+        .unwrap();
+}
+
+/// KIP-227 against the broker: several fetch rounds through one FetchSession,
+/// each after new records on every partition. Checks that every partition
+/// returns its new records in every round, and, when the broker opens a
+/// session, that it is kept and its epoch advances by one per fetch (so the
+/// later requests are incremental).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_session_rounds_return_new_data_for_every_partition() {
+    let broker = Broker::start(1);
+    let c = client(&broker).await;
+    let topic = topic_name("session");
+    const PARTITIONS: i32 = 3;
+    create(&c, &topic, PARTITIONS).await;
+    let leader = c.leader(&topic, 0).await.unwrap();
+    for p in 1..PARTITIONS {
+        assert_eq!(c.leader(&topic, p).await.unwrap(), leader, "one broker");
+    }
+    let mut session = FetchSession::new(c.clone(), leader, IsolationLevel::ReadUncommitted);
+    session.max_wait = std::time::Duration::from_millis(200);
+    let mut next = [0i64; PARTITIONS as usize];
+    let mut ids = Vec::new();
+    let mut epochs = Vec::new();
+    for round in 0..4 {
+        for p in 0..PARTITIONS {
+            produce_plain(&c, &topic, p, round, 2 + p as usize).await;
+        }
+        let target: Vec<i64> = (0..PARTITIONS)
+            .map(|p| next[p as usize] + 2 + p as i64)
+            .collect();
+        let mut got = [0usize; PARTITIONS as usize];
+        for _ in 0..50 {
+            if (0..PARTITIONS as usize).all(|p| next[p] >= target[p]) {
+                break;
+            }
+            let wanted: Vec<FetchPosition> = (0..PARTITIONS)
+                .map(|p| FetchPosition {
+                    topic: topic.clone(),
+                    partition: p,
+                    fetch_offset: next[p as usize],
+                    partition_max_bytes: 1 << 20,
+                })
+                .collect();
+            let before = session.session();
+            let resp = session.fetch(&wanted).await.unwrap();
+            let after = session.session();
+            ids.push(after.0);
+            epochs.push((before, after));
+            for fp in resp {
+                assert!(fp.error.is_none(), "{:?}", fp.error);
+                let i = fp.partition as usize;
+                for b in batches(fp.records) {
+                    let RawBatch::V2(v) = b.unwrap() else {
+                        panic!("legacy batch")
+                    };
+                    if v.last_offset() < next[i] {
+                        continue;
+                    }
+                    for r in records::decode(&v).unwrap() {
+                        let want = format!("r{round}-p{i}-");
+                        let value = r.value.unwrap();
+                        assert!(
+                            value.starts_with(want.as_bytes()),
+                            "round {round} partition {i}: {value:?}"
+                        );
+                        got[i] += 1;
+                    }
+                    next[i] = v.last_offset() + 1;
+                }
+            }
+        }
+        for p in 0..PARTITIONS as usize {
+            assert_eq!(got[p], 2 + p, "round {round}: partition {p} new records");
+            assert_eq!(next[p], target[p], "round {round}: partition {p} offset");
+        }
+    }
+    eprintln!("fetch sessions (before -> after): {epochs:?}");
+    if ids.iter().all(|&id| id == 0) {
+        crate::harness::not_run(
+            "fetch_session_rounds_return_new_data_for_every_partition (incremental part)",
+            "a broker that opens KIP-227 fetch sessions (this one answered session_id 0 to every fetch, so every request was full)",
+            "client::api::fetch::tests (session state machine: incremental requests, forgotten topics, reset on 70/71 and transport errors)",
+        );
+        return;
+    }
+    // Once open, the session stays and each fetch moves the epoch by one.
+    let first = ids.iter().position(|&id| id != 0).unwrap();
+    assert!(ids[first..].iter().all(|&id| id == ids[first]), "{ids:?}");
+    for (before, after) in &epochs[first + 1..] {
+        assert_eq!(before.0, after.0);
+        assert_eq!(after.1, before.1 + 1, "{epochs:?}");
+    }
+}
