@@ -163,7 +163,9 @@ pub async fn run(
         }
         let mut plan =
             FlowPlan::from_config(&cfg, f).with_context(|| format!("in {}", config.display()))?;
-        if file_key(config, "scale.out.enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        // On unless the file says `scale.out.enabled = false`: every process
+        // serving a flow joins its group, as every MM2 process joins Connect's.
+        if !file_key(config, "scale.out.enabled").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
             plan.group = Some(group_settings(config, &f.source, &f.target)?);
         }
         plans.push(plan);
@@ -175,7 +177,10 @@ pub async fn run(
         );
     }
     let cancel = CancellationToken::new();
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(
+        Metrics::from_settings(|k| file_key(config, k))
+            .with_context(|| format!("in {}", config.display()))?,
+    );
     let addr = metrics_addr
         .map(str::to_owned)
         .or_else(|| file_key(config, "metrics.addr"));
