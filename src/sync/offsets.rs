@@ -4,28 +4,38 @@
 //! # Translation
 //!
 //! The data path writes offset syncs `(u, d)`: "source record `u` was written at target offset
-//! `d`", taken from produce acknowledgements (the last record of a forwarded batch), so every
-//! sync is exact. A group's committed source offset `g` (the next record it would read) is
-//! translated with MM2's rule (`OffsetSyncStore.translateDownstream`, Kafka 3.5+): take the
-//! newest sync with `u <= g`; if `u == g` the answer is `d`, otherwise `d + 1`. No sync at or
-//! below `g` means no answer (no checkpoint). The answer is never ahead of the record the
-//! group would read next, whatever subset of syncs is known: records `u+1 ..` land after `d`.
+//! `d`", taken from produce acknowledgements, so every sync is exact: one for the last record of
+//! every forwarded batch, and one for the first record of the first batch a partition forwards
+//! after a (re)start or after a discontinuity (`forward::progress::batch_syncs`). A group's
+//! committed source offset `g` (the next record it would read) is translated with MM2's rule
+//! (`OffsetSyncStore.translateDownstream`, Kafka 3.5+): take the newest sync with `u <= g`; if
+//! `u == g` the answer is `d`, otherwise `d + 1`. No sync at or below `g` means no answer (no
+//! checkpoint). The answer is never ahead of the record the group would read next, whatever
+//! subset of syncs is known: records `u+1 ..` land after `d`.
 //!
 //! # Re-read bound
 //!
 //! A consumer resuming from a translated offset re-reads the records between the sync used and
 //! `g`: at most `g - u - 1` records, where `u` is the newest sync at or below `g`.
 //!
-//! * With a sync for every forwarded batch, that is **less than one forwarded batch**, and the
-//!   translation is **exact at batch boundaries** (a group that stopped after a whole batch
-//!   resumes at exactly the next record; on an initially empty target topic, at exactly `g`).
-//! * The data path does not write every pair: besides the first pair, gaps and rewinds, it
-//!   writes the newest pair of an idle-or-busy partition at each progress flush
-//!   (`offset.flush.interval.ms`) and when drift reaches `offset.lag.max`. The bound is then the
-//!   records forwarded since the newest sync at or below `g`: up to one flush interval of one
-//!   partition's traffic. Checkpoints only move forward, so later rounds tighten it.
-//! * After a downstream or upstream rewind (topic truncated or re-created) older syncs are
-//!   dropped, so groups behind the rewind get no checkpoint rather than a wrong one.
+//! * With a sync for every forwarded batch, that is **less than one forwarded batch** (a batch
+//!   the data path coalesced or split counts as the forwarded one), and the translation is
+//!   **exact at batch boundaries**: a group that stopped after a whole batch resumes at exactly
+//!   the next record; on a target topic that was empty at start, at exactly `g`. Offsets inside
+//!   a batch translate to its first record (`+1` inside the first batch of a stretch). From the
+//!   first forwarded record on, every offset translates.
+//! * Memory is bounded: at most [`MAX_SYNCS_PER_PARTITION`] syncs per partition. The newest
+//!   [`DENSE_SYNCS`] are all kept, so the one-batch bound holds for a group within the newest
+//!   `DENSE_SYNCS - 1` batches; older syncs are thinned so that gaps grow with the distance from the
+//!   head (roughly geometrically, like MM2's 64 exponentially spaced slots), and the oldest
+//!   sync is kept so the start of the stretch stays translatable. A group far behind re-reads
+//!   a fraction of its lag instead of one batch.
+//! * Syncs are lost only by restarts of the checkpoint task meeting a compacted offset-syncs
+//!   topic (its key is the partition, so compaction may keep only the newest), which makes
+//!   older offsets coarser or untranslatable, never ahead.
+//! * After a downstream or upstream rewind (topic truncated or re-created, records resent after
+//!   a restart) older syncs are dropped, so groups behind the rewind get no checkpoint rather
+//!   than a wrong one.
 //!
 //! # Group offset sync
 //!
@@ -64,9 +74,13 @@ pub type Result<T, E = OffsetsError> = std::result::Result<T, E>;
 /// `emit.checkpoints.interval.seconds` default (MM2 `MirrorCheckpointConfig`).
 pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Most syncs kept per partition. Beyond it the older half is thinned to every other sync, so
-/// recent offsets stay exact and old ones get sparser (MM2 keeps 64 exponentially spaced ones).
-pub const MAX_SYNCS_PER_PARTITION: usize = 4096;
+/// Most syncs kept per partition (MM2's `OffsetSyncStore` keeps 64 too): about 1 KiB per
+/// partition. See the module docs, "Re-read bound".
+pub const MAX_SYNCS_PER_PARTITION: usize = 64;
+
+/// The newest syncs of a partition that are never thinned: a group whose next record is in one
+/// of the newest `DENSE_SYNCS - 1` forwarded batches re-reads less than one batch.
+pub const DENSE_SYNCS: usize = 32;
 
 /// A checkpoint or group-sync round could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -145,10 +159,9 @@ pub fn translate_downstream(sync: SyncPoint, group: SourceOffset) -> Option<Targ
 /// The syncs known for one source partition, ordered by upstream offset.
 #[derive(Debug, Clone, Default)]
 pub struct PartitionSyncs {
-    /// Upstream → downstream, at most [`MAX_SYNCS_PER_PARTITION`] entries.
-    syncs: BTreeMap<SourceOffset, TargetOffset>,
-    /// The last sync applied, to detect rewinds.
-    newest: Option<SyncPoint>,
+    /// Strictly increasing upstream (and non-decreasing downstream) offsets, at most
+    /// [`MAX_SYNCS_PER_PARTITION`] entries; the last one is the newest sync applied.
+    syncs: Vec<SyncPoint>,
 }
 
 impl PartitionSyncs {
@@ -160,41 +173,48 @@ impl PartitionSyncs {
     /// new history. A sync with the same upstream offset replaces the older one (a restart that
     /// re-sent the record: the newer copy is the one followed by the rest of the data).
     pub fn apply(&mut self, sync: SyncPoint) {
-        if let Some(n) = self.newest
-            && (sync.upstream < n.upstream || sync.downstream < n.downstream)
-        {
-            self.syncs.clear();
+        match self.syncs.last() {
+            Some(n) if sync.upstream < n.upstream || sync.downstream < n.downstream => {
+                self.syncs.clear();
+            }
+            Some(n) if sync.upstream == n.upstream => {
+                self.syncs.pop();
+            }
+            _ => {}
         }
-        self.syncs.insert(sync.upstream, sync.downstream);
-        self.newest = Some(sync);
+        self.syncs.push(sync);
         if self.syncs.len() > MAX_SYNCS_PER_PARTITION {
             self.thin();
         }
     }
 
-    /// Drops every other sync of the older half. Fewer syncs only make translation more
-    /// conservative, never ahead.
+    /// Drops one sync older than the newest [`DENSE_SYNCS`], never the oldest: the one whose
+    /// removal leaves the smallest gap relative to that gap's distance from the newest sync, so
+    /// gaps grow with age. Fewer syncs only make translation more conservative, never ahead.
     fn thin(&mut self) {
-        let older: Vec<SourceOffset> = self.syncs.keys().copied().collect();
-        let half = older.len() / 2;
-        for (i, k) in older.iter().take(half).enumerate() {
-            if i % 2 == 1 {
-                self.syncs.remove(k);
-            }
-        }
+        let Some(head) = self.syncs.last().map(|s| i128::from(s.upstream.0)) else {
+            return;
+        };
+        let up = |i: usize| i128::from(self.syncs[i].upstream.0);
+        let last_candidate = self.syncs.len().saturating_sub(DENSE_SYNCS + 1);
+        // Removing i merges the gaps (i-1, i) and (i, i+1): cost = gap / distance.
+        let cost = |i: usize| (up(i + 1) - up(i - 1), (head - up(i + 1)).max(1));
+        let Some(victim) = (1..=last_candidate).min_by(|&a, &b| {
+            let ((ga, da), (gb, db)) = (cost(a), cost(b));
+            // ga/da vs gb/db without division; offsets fit i64, products fit i128.
+            (ga * db).cmp(&(gb * da))
+        }) else {
+            return;
+        };
+        self.syncs.remove(victim);
     }
 
     /// Translates a committed source offset (see the module docs); `None` when no sync is at or
     /// below it.
     pub fn translate(&self, group: SourceOffset) -> Option<TargetOffset> {
-        let (&upstream, &downstream) = self.syncs.range(..=group).next_back()?;
-        translate_downstream(
-            SyncPoint {
-                upstream,
-                downstream,
-            },
-            group,
-        )
+        let at_or_below = self.syncs.partition_point(|s| s.upstream <= group);
+        let sync = *self.syncs.get(at_or_below.checked_sub(1)?)?;
+        translate_downstream(sync, group)
     }
 
     /// Number of syncs kept.
@@ -209,10 +229,7 @@ impl PartitionSyncs {
 
     /// The syncs kept, oldest first.
     pub fn syncs(&self) -> impl Iterator<Item = SyncPoint> + '_ {
-        self.syncs.iter().map(|(&upstream, &downstream)| SyncPoint {
-            upstream,
-            downstream,
-        })
+        self.syncs.iter().copied()
     }
 }
 
@@ -538,6 +555,26 @@ impl std::fmt::Debug for OnAcked {
     }
 }
 
+/// Called after every round of [`CheckpointEmitter::run`] with the sync it belongs to
+/// ([`CHECKPOINTS_SYNC`] or [`GROUP_OFFSETS_SYNC`]) and whether nothing in it failed (a group
+/// skipped after an error fails the round): where the engine feeds its per-sync metrics.
+pub type RoundObserver = Arc<dyn Fn(&'static str, bool) + Send + Sync>;
+
+/// Checkpoint rounds: offset syncs read, groups listed, checkpoints written.
+pub const CHECKPOINTS_SYNC: &str = "checkpoints";
+/// Group offset sync rounds (`sync.group.offsets.enabled`).
+pub const GROUP_OFFSETS_SYNC: &str = "group-offsets";
+
+/// An optional [`RoundObserver`] (a newtype so the emitter can derive `Debug`).
+#[derive(Clone, Default)]
+struct OnRound(Option<RoundObserver>);
+
+impl std::fmt::Debug for OnRound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 /// The checkpoint task of one flow: reads offset syncs, lists groups, writes checkpoints and,
 /// if enabled, commits group offsets on the target.
 #[derive(Debug)]
@@ -563,6 +600,10 @@ pub struct CheckpointEmitter {
     stats: Arc<CheckpointStats>,
     /// Told about every acknowledged checkpoint.
     on_acked: OnAcked,
+    /// Told the outcome of every round.
+    on_round: OnRound,
+    /// Groups or partitions the last checkpoint or group-sync round skipped after an error.
+    skipped: usize,
 }
 
 impl CheckpointEmitter {
@@ -586,6 +627,8 @@ impl CheckpointEmitter {
             last: BTreeMap::new(),
             stats,
             on_acked: OnAcked::default(),
+            on_round: OnRound::default(),
+            skipped: 0,
         }
     }
 
@@ -593,6 +636,12 @@ impl CheckpointEmitter {
     /// latency in [`checkpoint_stats`]).
     pub fn on_acked(mut self, observer: AckObserver) -> Self {
         self.on_acked = OnAcked(Some(observer));
+        self
+    }
+
+    /// Calls `observer` after every round of [`CheckpointEmitter::run`].
+    pub fn on_round(mut self, observer: RoundObserver) -> Self {
+        self.on_round = OnRound(Some(observer));
         self
     }
 
@@ -709,6 +758,7 @@ impl CheckpointEmitter {
     /// One checkpoint round: for every group, read its committed source offsets, translate,
     /// and write the checkpoints that are newer than the last ones. Returns those written.
     pub async fn emit_checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
+        self.skipped = 0;
         let topics: Vec<String> = self
             .store
             .topics()
@@ -728,6 +778,7 @@ impl CheckpointEmitter {
                 Err(e) => {
                     tracing::warn!(flow = %self.config.flow(), group = %group, error = %e,
                         "cannot read committed offsets; group skipped this round");
+                    self.skipped += 1;
                     continue;
                 }
             };
@@ -747,7 +798,10 @@ impl CheckpointEmitter {
                         records.push(r);
                         encoded.push((cp, *at));
                     }
-                    Err(e) => tracing::warn!(error = %e, "checkpoint skipped"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpoint skipped");
+                        self.skipped += 1;
+                    }
                 }
             }
             io::write_records(&self.target, &self.config.checkpoints_topic, records)
@@ -786,6 +840,7 @@ impl CheckpointEmitter {
     /// One group offset sync round (see the module docs). Returns the offsets committed; a
     /// partition the target refuses (e.g. a consumer joined meanwhile) is logged and left out.
     pub async fn sync_group_offsets(&mut self) -> Result<Vec<SyncedOffset>> {
+        self.skipped = 0;
         let mut by_group: BTreeMap<&str, Vec<&Checkpoint>> = BTreeMap::new();
         for (k, cp) in &self.last {
             if self.config.group_filter.should_replicate_group(&k.group) {
@@ -825,6 +880,7 @@ impl CheckpointEmitter {
                     Err(e) => {
                         tracing::warn!(flow = %self.config.flow(), group = %d.group_id, error = %e,
                             "cannot read the group's offsets on the target; not synced this round");
+                        self.skipped += 1;
                         continue;
                     }
                 }
@@ -847,6 +903,7 @@ impl CheckpointEmitter {
                 Err(e) => {
                     tracing::warn!(flow = %self.config.flow(), group = %d.group_id, error = %e,
                         "cannot commit the group's offsets on the target");
+                    self.skipped += 1;
                     continue;
                 }
             };
@@ -867,6 +924,7 @@ impl CheckpointEmitter {
                     Err(e) => {
                         tracing::warn!(flow = %self.config.flow(), group = %d.group_id,
                             topic = %topic, partition, error = %e, "offset not synced");
+                        self.skipped += 1;
                     }
                 }
             }
@@ -880,6 +938,12 @@ impl CheckpointEmitter {
     /// Round failures are logged and retried at the next tick; `cancel` interrupts a round.
     pub async fn run(mut self, cancel: CancellationToken) {
         let flow = self.config.flow();
+        let on_round = self.on_round.clone();
+        let report = move |sync: &'static str, ok: bool| {
+            if let Some(observe) = &on_round.0 {
+                observe(sync, ok);
+            }
+        };
         let emit_every = self.config.emit_checkpoints_interval.max(MIN_INTERVAL);
         loop {
             match cancel.run_until_cancelled(self.start()).await {
@@ -887,6 +951,7 @@ impl CheckpointEmitter {
                 Some(Ok(())) => break,
                 Some(Err(e)) => {
                     tracing::warn!(flow = %flow, error = %e, "checkpoints not started; will retry");
+                    report(CHECKPOINTS_SYNC, false);
                 }
             }
             tokio::select! {
@@ -894,16 +959,19 @@ impl CheckpointEmitter {
                 _ = tokio::time::sleep(emit_every) => {}
             }
         }
-        match cancel.run_until_cancelled(self.refresh_groups()).await {
+        let listed = match cancel.run_until_cancelled(self.refresh_groups()).await {
             None => return,
-            Some(Ok(_)) => {}
+            Some(Ok(_)) => true,
             Some(Err(e)) => {
-                tracing::warn!(flow = %flow, error = %e, "listing groups failed; will retry")
+                tracing::warn!(flow = %flow, error = %e, "listing groups failed; will retry");
+                report(CHECKPOINTS_SYNC, false);
+                false
             }
-        }
+        };
         let mut emit = tokio::time::interval(emit_every);
         emit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut refresh = self.config.refresh_groups_interval.map(later_interval);
+        let configured = self.config.refresh_groups_interval;
+        let mut refresh = refresh_schedule(configured, listed, emit_every).map(later_interval);
         let mut sync = self.config.sync_group_offsets_interval.map(later_interval);
         loop {
             tokio::select! {
@@ -913,7 +981,11 @@ impl CheckpointEmitter {
                         self.read_syncs().await?;
                         self.emit_checkpoints().await
                     };
-                    match cancel.run_until_cancelled(round).await {
+                    let outcome = cancel.run_until_cancelled(round).await;
+                    if let Some(r) = &outcome {
+                        report(CHECKPOINTS_SYNC, r.is_ok() && self.skipped == 0);
+                    }
+                    match outcome {
                         None => return,
                         Some(Ok(written)) if !written.is_empty() => {
                             tracing::debug!(flow = %flow, checkpoints = written.len(), "checkpoints written");
@@ -923,14 +995,25 @@ impl CheckpointEmitter {
                     }
                 }
                 _ = tick(&mut refresh) => {
-                    match cancel.run_until_cancelled(self.refresh_groups()).await {
+                    let listed = match cancel.run_until_cancelled(self.refresh_groups()).await {
                         None => return,
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => tracing::warn!(flow = %flow, error = %e, "listing groups failed; will retry"),
+                        Some(Ok(_)) => true,
+                        Some(Err(e)) => {
+                            tracing::warn!(flow = %flow, error = %e, "listing groups failed; will retry");
+                            report(CHECKPOINTS_SYNC, false);
+                            false
+                        }
+                    };
+                    if refresh_schedule(configured, listed, emit_every).is_none() {
+                        refresh = None;
                     }
                 }
                 _ = tick(&mut sync) => {
-                    match cancel.run_until_cancelled(self.sync_group_offsets()).await {
+                    let outcome = cancel.run_until_cancelled(self.sync_group_offsets()).await;
+                    if let Some(r) = &outcome {
+                        report(GROUP_OFFSETS_SYNC, r.is_ok() && self.skipped == 0);
+                    }
+                    match outcome {
                         None => return,
                         Some(Ok(synced)) if !synced.is_empty() => {
                             tracing::debug!(flow = %flow, offsets = synced.len(), "group offsets synced to the target");
@@ -942,6 +1025,19 @@ impl CheckpointEmitter {
             }
         }
     }
+}
+
+/// How often groups are listed from now on, given the last listing's outcome: every
+/// `refresh.groups.interval` when refreshing is enabled (`configured`); when it is disabled
+/// (groups are listed once, at start, as MM2 does), a failed listing is retried every `retry`
+/// until one succeeds, then never again. Without the retry a source that was down at start
+/// would never get a checkpoint.
+fn refresh_schedule(
+    configured: Option<Duration>,
+    listed: bool,
+    retry: Duration,
+) -> Option<Duration> {
+    configured.or((!listed).then_some(retry))
 }
 
 /// Shortest interval honoured (a zero `*.interval.seconds` would spin).
@@ -1152,23 +1248,79 @@ mod tests {
     }
 
     #[test]
-    fn thinning_keeps_recent_syncs_and_stays_conservative() {
+    fn syncs_are_capped_dense_near_the_head_and_never_ahead() {
+        // Batches of 10, identity (empty target at start), first record of the first batch
+        // synced too, as the data path does.
         let mut p = PartitionSyncs::default();
-        let total = 3 * MAX_SYNCS_PER_PARTITION as i64;
-        for i in 0..total {
-            p.apply(sp(i * 10 + 9, i * 10 + 9)); // batches of 10, identity
+        p.apply(sp(0, 0));
+        let total: i64 = 20_000;
+        for b in 0..total {
+            p.apply(sp(b * 10 + 9, b * 10 + 9));
+            assert!(p.len() <= MAX_SYNCS_PER_PARTITION);
         }
-        assert!(p.len() <= MAX_SYNCS_PER_PARTITION);
-        let last = total * 10;
-        // The newest half of the kept syncs is never thinned: exact at every boundary.
-        for b in (total - MAX_SYNCS_PER_PARTITION as i64 / 2)..total {
-            assert_eq!(tr(&p, b * 10), Some(b * 10));
-        }
-        for g in (0..last).step_by(7) {
-            if let Some(t) = tr(&p, g) {
-                assert!(t <= g, "ahead at g={g}");
+        assert_eq!(p.len(), MAX_SYNCS_PER_PARTITION);
+        let head = total * 10;
+        // The newest DENSE_SYNCS - 1 batches (the one before them holds the oldest dense sync):
+        // exact at every boundary, less than a batch re-read.
+        for b in (total - DENSE_SYNCS as i64 + 1)..total {
+            assert_eq!(tr(&p, b * 10), Some(b * 10), "boundary of batch {b}");
+            for g in b * 10..b * 10 + 10 {
+                assert!(tr(&p, g).unwrap() >= b * 10, "g={g}");
             }
         }
+        // The oldest sync is kept: offset 0 still translates exactly.
+        assert_eq!(tr(&p, 0), Some(0));
+        // Older offsets: never ahead; the re-read grows with the lag, a fraction of it.
+        let mut worst = 0.0f64;
+        for g in (0..=head).step_by(97).chain([head]) {
+            let t = tr(&p, g).expect("everything from the first sync translates");
+            assert!(t <= g, "ahead at g={g}");
+            let lag = (head - g).max(1) as f64;
+            worst = worst.max((g - t) as f64 / lag);
+        }
+        assert!(worst < 0.5, "re-read up to {worst:.2} x the lag");
+    }
+
+    #[test]
+    fn thinning_stays_conservative_with_gaps_and_foreign_records() {
+        let mut s = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move |m: u64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % m
+        };
+        let (mut up, mut down) = (0i64, 0i64);
+        let mut batches = Vec::new();
+        let mut p = PartitionSyncs::default();
+        for _ in 0..600 {
+            up += if next(4) == 0 { next(50) as i64 } else { 0 };
+            down += if next(6) == 0 { next(3) as i64 } else { 0 };
+            let n = 1 + next(40) as i64;
+            p.apply(sp(up, down));
+            p.apply(sp(up + n - 1, down + n - 1));
+            assert!(p.len() <= MAX_SYNCS_PER_PARTITION);
+            batches.push(((up..up + n).collect::<Vec<_>>(), down));
+            up += n;
+            down += n;
+        }
+        for g in 0..up + 3 {
+            if let Some(t) = tr(&p, g) {
+                assert!(t <= exact(&batches, g), "ahead at g={g}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_group_listing_is_retried_even_when_refresh_is_disabled() {
+        let retry = Duration::from_secs(5);
+        let every = Some(Duration::from_secs(600));
+        // refresh.groups.enabled=false: listed once; a failure is retried until one succeeds.
+        assert_eq!(refresh_schedule(None, true, retry), None);
+        assert_eq!(refresh_schedule(None, false, retry), Some(retry));
+        // Enabled: the configured interval whatever happened.
+        assert_eq!(refresh_schedule(every, true, retry), every);
+        assert_eq!(refresh_schedule(every, false, retry), every);
     }
 
     #[test]

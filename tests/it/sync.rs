@@ -12,7 +12,9 @@ use kmirror::internal_topics::{Checkpoint, Heartbeat, OffsetSync};
 use kmirror::policy::TopicFilter;
 use kmirror::sync::heartbeats::{self, HeartbeatConfig};
 use kmirror::sync::io::PartitionReader;
-use kmirror::sync::offsets::{self, CheckpointKey, OffsetSyncStore, SourceOffset};
+use kmirror::sync::offsets::{
+    self, CheckpointKey, OffsetSyncStore, SourceOffset, SyncPoint, TargetOffset,
+};
 use kmirror_protocol::batch::builder::BatchBuilder;
 use kmirror_protocol::batch::records::Record;
 use kmirror_protocol::batch::{Compression, RawBatch, batches};
@@ -533,16 +535,14 @@ struct Accuracy {
     boundaries: usize,
     /// ...of which translated exactly.
     boundaries_exact: usize,
+    /// Translations that re-read more than the forwarded batch holding the next record.
+    beyond_one_batch: usize,
     /// Source batches produced.
     source_batches: usize,
-    /// Offset syncs known.
+    /// Offset syncs used.
     syncs: usize,
     /// Forwarded batches on the target.
     batches: usize,
-    /// Forwarded batches without an offset sync: the data path got no offsets for them.
-    unsynced_batches: usize,
-    /// Group offsets whose batch follows an unsynced batch (re-read up to two batches).
-    after_unsynced_batch: usize,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -553,32 +553,28 @@ async fn translation_accuracy_over_many_batches_is_measured() {
     let a = Broker::start(1);
     let b = Broker::start(2);
     let (ca, cb) = (&client(&a).await, &client(&b).await);
-    // Two flows from A to B: MM2's default offset.lag.max, and a sync for every batch.
-    let cases = [("MA", "MB", 100), ("NA", "NB", 0)];
-    let mut flows = Vec::new();
-    let mut topics = Vec::new();
-    for (s, t, _) in cases {
-        let topic = topic_name(&format!("accuracy-{s}"));
-        create(ca, &topic, 2).await;
-        // Partition 0 of the remote topic holds 7 records of another producer first.
-        let remote = format!("{s}.{topic}");
-        create(cb, &remote, 2).await;
-        let mut foreign = BatchBuilder::new(Compression::None);
-        for i in 0..7 {
-            foreign.push(Record::new(
-                None,
-                Some(format!("foreign-{i}").as_bytes()),
-                0,
-            ));
-        }
-        cb.produce(&remote, 0, vec![foreign.build().unwrap()], 30_000)
-            .await
-            .unwrap();
-        let mut plan = fast_plan(&a, s, &b, t);
-        plan.topic_filter = TopicFilter::new(&[topic.as_str()], &[] as &[&str]).unwrap();
-        flows.push(Running::start(plan));
-        topics.push((topic, remote));
+    let (s, t) = ("NA", "NB");
+    let topic = &topic_name(&format!("accuracy-{s}"));
+    create(ca, topic, 2).await;
+    // Partition 0 of the remote topic holds 7 records of another producer first; partition 1
+    // starts empty, so its exact translation is the identity.
+    let remote = &format!("{s}.{topic}");
+    create(cb, remote, 2).await;
+    let mut foreign = BatchBuilder::new(Compression::None);
+    for i in 0..7 {
+        foreign.push(Record::new(
+            None,
+            Some(format!("foreign-{i}").as_bytes()),
+            0,
+        ));
     }
+    cb.produce(remote, 0, vec![foreign.build().unwrap()], 30_000)
+        .await
+        .unwrap();
+    let shifts = [7, 0];
+    let mut plan = fast_plan(&a, s, &b, t);
+    plan.topic_filter = TopicFilter::new(&[topic.as_str()], &[] as &[&str]).unwrap();
+    let flow = Running::start(plan);
     // Many source batches of 1..=60 records, produced while kmirror runs.
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move |m: u64| {
@@ -587,110 +583,153 @@ async fn translation_accuracy_over_many_batches_is_measured() {
         rng ^= rng << 17;
         rng % m
     };
-    let mut boundaries: BTreeMap<(usize, i32), Vec<i64>> = BTreeMap::new();
-    let mut ends = [[0i64; 2]; 2];
+    let mut boundaries: [Vec<i64>; 2] = Default::default();
+    let mut ends = [0i64; 2];
     for round in 0..150 {
-        for (i, (topic, _)) in topics.iter().enumerate() {
-            for p in 0..2 {
-                let n = 1 + next(60) as i64;
-                let mut batch = BatchBuilder::new(Compression::None);
-                for k in 0..n {
-                    let v = format!("r{round}-{k}");
-                    batch.push(Record::new(None, Some(v.as_bytes()), 1_700_000_000_000));
-                }
-                ca.produce(topic, p, vec![batch.build().unwrap()], 30_000)
-                    .await
-                    .unwrap();
-                boundaries
-                    .entry((i, p))
-                    .or_default()
-                    .push(ends[i][p as usize]);
-                ends[i][p as usize] += n;
+        for p in 0..2 {
+            let n = 1 + next(60) as i64;
+            let mut batch = BatchBuilder::new(Compression::None);
+            for k in 0..n {
+                let v = format!("r{round}-{k}");
+                batch.push(Record::new(None, Some(v.as_bytes()), 1_700_000_000_000));
             }
+            ca.produce(topic, p, vec![batch.build().unwrap()], 30_000)
+                .await
+                .unwrap();
+            boundaries[p as usize].push(ends[p as usize]);
+            ends[p as usize] += n;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // All replicated, and the last delayed syncs flushed.
     // All replicated (read from the log: tansu 0.6.0's ListOffsets answers the last batch's
-    // base offset + 1), and the last delayed syncs flushed.
+    // base offset + 1), and the last syncs written.
     let ends = &ends;
-    for (i, (_, remote)) in topics.iter().enumerate() {
-        wait_for(
-            "replication to finish",
-            Duration::from_secs(60),
-            || async move {
-                for p in 0..2 {
-                    let shift = if p == 0 { 7 } else { 0 };
-                    let end = batch_layout(cb, remote, p)
-                        .await
-                        .last()
-                        .map_or(0, |(b, n)| b + n);
-                    if end < ends[i][p as usize] + shift {
-                        return None;
-                    }
-                }
-                Some(())
-            },
-        )
-        .await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    for f in flows {
-        f.stop().await;
-    }
-    for (i, ((_, t, lag_max), (topic, remote))) in cases.iter().zip(&topics).enumerate() {
-        let store = sync_store(ca, &format!("mm2-offset-syncs.{t}.internal")).await;
-        let mut layouts = Vec::new();
-        for p in 0..2 {
-            layouts.push(batch_layout(cb, remote, p).await);
-        }
-        let run = Run {
-            topic,
-            ends: ends[i],
-            shifts: [7, 0],
-            source_batches: [&boundaries[&(i, 0)], &boundaries[&(i, 1)]],
-            layouts: [&layouts[0], &layouts[1]],
-        };
-        let acc = run.measure(&store, *lag_max == 0);
-        eprintln!("ACCURACY offset.lag.max={lag_max} (kmirror's data path): {acc}");
-        // Every forwarded batch carries its exact sync, so a group re-reads
-        // at most the batch it stopped in.
-        assert_eq!(
-            acc.unsynced_batches, 0,
-            "{t}: forwarded batches without offset syncs"
-        );
-        if *lag_max == 0 {
-            // For comparison: the syncs MM2 3.5+'s rule (KAFKA-14797) would keep from these
-            // exact pairs: one whenever the downstream offset is offset.lag.max (100) past the
-            // last sync + 1.
-            let mut mm2 = OffsetSyncStore::default();
+    wait_for(
+        "replication to finish",
+        Duration::from_secs(60),
+        || async move {
             for p in 0..2 {
-                let mut last: Option<i64> = None;
-                for sp in store
-                    .partition(topic, p)
-                    .into_iter()
-                    .flat_map(|s| s.syncs())
-                {
-                    if last.is_none_or(|d| sp.downstream.0 - (d + 1) >= 100) {
-                        last = Some(sp.downstream.0);
-                        mm2.apply(&OffsetSync {
-                            topic: topic.clone(),
-                            partition: p,
-                            upstream_offset: sp.upstream.0,
-                            downstream_offset: sp.downstream.0,
-                        });
-                    }
+                let end = batch_layout(cb, remote, p)
+                    .await
+                    .last()
+                    .map_or(0, |(b, n)| b + n);
+                if end < ends[p as usize] + shifts[p as usize] {
+                    return None;
                 }
             }
-            let acc = run.measure(&mm2, false);
-            eprintln!("ACCURACY offset.lag.max=100 (MM2 3.5+ sync rule, simulated): {acc}");
+            Some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    flow.stop().await;
+
+    let syncs_topic = format!("mm2-offset-syncs.{t}.internal");
+    let mut written: [Vec<SyncPoint>; 2] = Default::default();
+    for r in read_all(ca, &syncs_topic).await {
+        let (Some(k), Some(v)) = (r.key.as_deref(), r.value.as_deref()) else {
+            continue;
+        };
+        let sync = OffsetSync::decode(k, v).expect("offset sync decodes");
+        if sync.topic == *topic {
+            written[sync.partition as usize].push(SyncPoint::from(&sync));
         }
     }
+    let store = sync_store(ca, &syncs_topic).await;
+    let mut layouts = Vec::new();
+    for p in 0..2 {
+        layouts.push(batch_layout(cb, remote, p).await);
+    }
+    let run = Run {
+        ends: *ends,
+        shifts,
+        source_batches: [&boundaries[0], &boundaries[1]],
+        layouts: [&layouts[0], &layouts[1]],
+    };
+    for p in 0..2 {
+        let shift = shifts[p];
+        let synced: Vec<i64> = written[p].iter().map(|s| s.downstream.0).collect();
+        // Every forwarded batch carries the exact pair of its last record...
+        let unsynced = layouts[p]
+            .iter()
+            .filter(|(b, n)| *b >= shift && !synced.contains(&(b + n - 1)))
+            .count();
+        assert_eq!(
+            unsynced, 0,
+            "partition {p}: forwarded batches without a sync"
+        );
+        // ...and the first one also of its first record.
+        assert!(
+            written[p].contains(&SyncPoint {
+                upstream: SourceOffset(0),
+                downstream: TargetOffset(shift),
+            }),
+            "partition {p}: no sync for the first forwarded record: {:?}",
+            &written[p][..written[p].len().min(3)]
+        );
+    }
+
+    // Every sync the data path wrote (an uncapped store): less than one forwarded batch
+    // re-read, exact at every source batch boundary, every offset from 0 on translatable.
+    let uncapped = |p: i32, g: i64| {
+        let sync = written[p as usize]
+            .iter()
+            .filter(|s| s.upstream.0 <= g)
+            .max_by_key(|s| s.upstream)?;
+        offsets::translate_downstream(*sync, SourceOffset(g)).map(|t| t.0)
+    };
+    let all = run.measure(&uncapped, written.iter().map(Vec::len).sum());
+    eprintln!("ACCURACY every sync kmirror's data path writes: {all}");
+    assert_eq!(all.untranslatable, 0, "offsets before the first sync");
+    assert_eq!(all.beyond_one_batch, 0, "more than one batch re-read");
+    assert_eq!(
+        all.boundaries_exact, all.boundaries,
+        "source batch boundaries not exact"
+    );
+
+    // The checkpoint task's store (at most MAX_SYNCS_PER_PARTITION per partition): never
+    // ahead anywhere, the same answers in the newest DENSE_SYNCS - 1 batches, offset 0 kept.
+    let kept = |p: i32| store.partition(topic, p).map_or(0, |s| s.len());
+    assert!((0..2).all(|p| kept(p) <= offsets::MAX_SYNCS_PER_PARTITION));
+    let capped = |p: i32, g: i64| store.translate(topic, p, SourceOffset(g)).map(|t| t.0);
+    let acc = run.measure(&capped, kept(0) + kept(1));
+    eprintln!("ACCURACY the checkpoint task's capped store: {acc}");
+    assert_eq!(acc.untranslatable, 0, "offsets before the oldest kept sync");
+    for p in 0..2i32 {
+        let layout = &layouts[p as usize];
+        let dense_from = layout[layout.len().saturating_sub(offsets::DENSE_SYNCS - 1)].0;
+        for g in (dense_from - shifts[p as usize]).max(0)..=ends[p as usize] {
+            assert_eq!(capped(p, g), uncapped(p, g), "partition {p} g={g}");
+        }
+    }
+
+    // For comparison: the syncs MM2 3.5+'s rule (KAFKA-14797) would keep from these exact
+    // pairs: one whenever the downstream offset is offset.lag.max (100) past the last sync + 1.
+    let mut mm2 = OffsetSyncStore::default();
+    for (p, syncs) in written.iter().enumerate() {
+        let mut last: Option<i64> = None;
+        for sp in syncs {
+            if last.is_none_or(|d| sp.downstream.0 - (d + 1) >= 100) {
+                last = Some(sp.downstream.0);
+                mm2.apply(&OffsetSync {
+                    topic: topic.clone(),
+                    partition: p as i32,
+                    upstream_offset: sp.upstream.0,
+                    downstream_offset: sp.downstream.0,
+                });
+            }
+        }
+    }
+    let kept = |p: i32| mm2.partition(topic, p).map_or(0, |s| s.len());
+    let acc = run.measure(
+        &|p, g| mm2.translate(topic, p, SourceOffset(g)).map(|t| t.0),
+        kept(0) + kept(1),
+    );
+    eprintln!("ACCURACY offset.lag.max=100 (MM2 3.5+ sync rule, simulated): {acc}");
 }
 
 /// One replicated topic, for measuring translation against the exact offsets.
 struct Run<'a> {
-    topic: &'a str,
     /// Records per source partition.
     ends: [i64; 2],
     /// Foreign records before the replicated ones, per target partition.
@@ -702,38 +741,29 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Translates every possible group offset; asserts it is never ahead and, with
-    /// `one_batch`, that no more than the batch holding the next record is re-read when the
-    /// batch before it has a sync.
-    fn measure(&self, store: &OffsetSyncStore, one_batch: bool) -> Accuracy {
-        let mut acc = Accuracy::default();
+    /// Translates every possible group offset with `translate(partition, g)` (from `syncs`
+    /// offset syncs) and asserts it is never ahead.
+    fn measure(&self, translate: &dyn Fn(i32, i64) -> Option<i64>, syncs: usize) -> Accuracy {
+        let mut acc = Accuracy {
+            syncs,
+            ..Accuracy::default()
+        };
         for p in 0..2i32 {
             let (shift, layout) = (self.shifts[p as usize], self.layouts[p as usize]);
-            let syncs: Vec<i64> = store
-                .partition(self.topic, p)
-                .map(|s| s.syncs().map(|s| s.downstream.0).collect())
-                .unwrap_or_default();
-            acc.syncs += syncs.len();
             acc.source_batches += self.source_batches[p as usize].len();
             acc.batches += layout.iter().filter(|(b, _)| *b >= shift).count();
-            acc.unsynced_batches += layout
-                .iter()
-                .filter(|(b, n)| *b >= shift && !syncs.contains(&(b + n - 1)))
-                .count();
             for g in 0..=self.ends[p as usize] {
                 acc.offsets += 1;
                 let exact = g + shift;
-                let Some(got) = store.translate(self.topic, p, SourceOffset(g)) else {
+                let Some(got) = translate(p, g) else {
                     acc.untranslatable += 1;
                     continue;
                 };
                 assert!(
-                    got.0 <= exact,
-                    "ahead at {}-{p} g={g}: {} > {exact}",
-                    self.topic,
-                    got.0
+                    got <= exact,
+                    "ahead at partition {p} g={g}: {got} > {exact}"
                 );
-                let d = exact - got.0;
+                let d = exact - got;
                 acc.exact += usize::from(d == 0);
                 acc.total_distance += d;
                 acc.max_distance = acc.max_distance.max(d);
@@ -741,20 +771,13 @@ impl Run<'_> {
                     acc.boundaries += 1;
                     acc.boundaries_exact += usize::from(d == 0);
                 }
-                if one_batch {
-                    let Some(&(base, _)) = layout.iter().rev().find(|(b, _)| *b <= exact) else {
-                        continue;
-                    };
-                    if base == shift || syncs.contains(&(base - 1)) {
-                        assert!(
-                            got.0 >= base,
-                            "more than one batch re-read at {}-{p} g={g}",
-                            self.topic
-                        );
-                    } else {
-                        acc.after_unsynced_batch += 1;
-                    }
-                }
+                // The forwarded batch holding the next record (or the end).
+                let base = layout
+                    .iter()
+                    .rev()
+                    .find(|(b, _)| *b <= exact)
+                    .map_or(shift, |(b, _)| *b);
+                acc.beyond_one_batch += usize::from(got < base);
             }
         }
         acc
@@ -766,14 +789,13 @@ impl std::fmt::Display for Accuracy {
         let translated = (self.offsets - self.untranslatable).max(1) as f64;
         write!(
             f,
-            "{} source batches -> {} forwarded batches, {} offset syncs ({} forwarded batches \
-             without one); {} group offsets: {} untranslatable (before the first sync), {} exact \
-             ({:.1}%), distance to exact mean {:.2} / max {} records; exact at {}/{} source \
-             batch boundaries; {} offsets re-read a second batch (after a batch without sync)",
+            "{} source batches -> {} forwarded batches, {} offset syncs; {} group offsets: {} \
+             untranslatable (before the first sync), {} exact ({:.1}%), distance to exact mean \
+             {:.2} / max {} records; exact at {}/{} source batch boundaries; {} re-read more \
+             than one forwarded batch",
             self.source_batches,
             self.batches,
             self.syncs,
-            self.unsynced_batches,
             self.offsets,
             self.untranslatable,
             self.exact,
@@ -782,7 +804,7 @@ impl std::fmt::Display for Accuracy {
             self.max_distance,
             self.boundaries_exact,
             self.boundaries,
-            self.after_unsynced_batch,
+            self.beyond_one_batch,
         )
     }
 }
