@@ -1,10 +1,14 @@
 //! Scale-out membership of one flow: joins the flow's group on the target's
 //! coordinator, runs the assignor when leader, heartbeats, publishes grants.
 //!
-//! A member keeps its partitions through a rebalance (cooperative); it stops
-//! them all on ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID, or once
-//! `session.timeout.ms - heartbeat.interval.ms` passed without a successful
-//! answer from the coordinator, since by then the group may have moved them.
+//! A member keeps its partitions through a rebalance (cooperative, KIP-429):
+//! on REBALANCE_IN_PROGRESS it re-joins at once, and the coordinator cannot
+//! finish the rebalance without it before `rebalance.timeout.ms`, so it stops
+//! them all only if that JoinGroup is still pending after
+//! `rebalance.timeout.ms - heartbeat.interval.ms`. It stops them all at once on
+//! ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID, or once `session.timeout.ms -
+//! heartbeat.interval.ms` passed without a successful heartbeat, since by then
+//! the group may have moved them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -179,6 +183,14 @@ pub async fn run(
     let grace = settings
         .session_timeout
         .saturating_sub(settings.heartbeat_interval);
+    // A pending JoinGroup keeps the member alive; the rebalance it joins
+    // started after the last successful heartbeat and cannot complete
+    // without it before rebalance.timeout.ms.
+    let join_grace = grace.max(
+        settings
+            .rebalance_timeout
+            .saturating_sub(settings.heartbeat_interval),
+    );
     let mut member_id = String::new();
     let mut last_ok = Instant::now();
     let stop_all = |out: &watch::Sender<Granted>| {
@@ -211,7 +223,7 @@ pub async fn run(
             tokio::select! {
                 _ = cancel.cancelled() => break 'join,
                 r = &mut join => break r,
-                _ = tokio::time::sleep_until(last_ok + grace), if !stopped => {
+                _ = tokio::time::sleep_until(last_ok + join_grace), if !stopped => {
                     stop_all(&out);
                     stopped = true;
                 }
