@@ -761,18 +761,10 @@ static SPECS: &[Spec] = &[
         Ty::Long,
         Note::Unused(WORKER_CLIENT)
     ),
-    spec!(
-        "metrics.num.samples",
-        C,
-        Ty::Int,
-        Note::Unused(WORKER_CLIENT)
-    ),
-    spec!(
-        "metrics.sample.window.ms",
-        C,
-        Ty::Long,
-        Note::Unused(WORKER_CLIENT)
-    ),
+    // kmirror's metric window (min/max/avg and rates over samples × window),
+    // read at top level only (for MM2 a cluster-level one configures a worker).
+    spec!("metrics.num.samples", T, Ty::Int),
+    spec!("metrics.sample.window.ms", T, Ty::Long),
     spec!(
         "metrics.recording.level",
         C,

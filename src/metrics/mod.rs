@@ -13,9 +13,9 @@
 pub mod http;
 pub mod window;
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -260,7 +260,7 @@ pub struct PartitionStatus {
     pub lag_seconds: f64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PartitionState {
     position: i64,
     high_watermark: i64,
@@ -268,6 +268,96 @@ struct PartitionState {
     caught_up_at: Option<SystemTime>,
     /// Timestamp (ms) of the oldest fetched record not yet acknowledged.
     oldest_unacked_ms: Option<i64>,
+    /// When this process first ran the partition: the recovery point's floor
+    /// until it is first caught up (records behind the position at start are
+    /// at least that old).
+    started_at: SystemTime,
+}
+
+impl Default for PartitionState {
+    fn default() -> Self {
+        Self {
+            position: 0,
+            high_watermark: 0,
+            caught_up_at: None,
+            oldest_unacked_ms: None,
+            started_at: SystemTime::now(),
+        }
+    }
+}
+
+/// Kafka's `metrics.num.samples` default.
+pub const DEFAULT_NUM_SAMPLES: usize = 2;
+/// Kafka's `metrics.sample.window.ms` default.
+pub const DEFAULT_SAMPLE_WINDOW: Duration = Duration::from_secs(30);
+
+/// A metric-window setting that is not a usable number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsConfigError {
+    /// Not a whole number of at least 1 (in Java's `int` range for
+    /// `metrics.num.samples`, `long` for `metrics.sample.window.ms`).
+    #[error("{key} = {value}: expected a whole number of at least 1")]
+    NotPositive {
+        /// The key.
+        key: &'static str,
+        /// Its value as written.
+        value: String,
+    },
+}
+
+/// `metrics.num.samples` and `metrics.sample.window.ms` as `setting` returns
+/// them (kmirror reads the file's top-level keys), else Kafka's defaults
+/// (2 × 30000 ms): the window behind every min/max/avg and rate.
+pub fn window_settings(
+    setting: impl Fn(&str) -> Option<String>,
+) -> Result<(usize, Duration), MetricsConfigError> {
+    let read = |key: &'static str| -> Result<Option<i64>, MetricsConfigError> {
+        let Some(value) = setting(key) else {
+            return Ok(None);
+        };
+        let max = if key == "metrics.num.samples" {
+            i64::from(i32::MAX)
+        } else {
+            i64::MAX
+        };
+        match value.trim().parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(MetricsConfigError::NotPositive { key, value }),
+        }
+    };
+    let samples = read("metrics.num.samples")?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_NUM_SAMPLES);
+    let window = read("metrics.sample.window.ms")?
+        .and_then(|n| u64::try_from(n).ok())
+        .map_or(DEFAULT_SAMPLE_WINDOW, Duration::from_millis);
+    Ok((samples, window))
+}
+
+/// A running sync's series (`kmirror_sync_last_success_timestamp_seconds`,
+/// `kmirror_sync_errors_total`): created at 0 ("never succeeded", "no
+/// error") with the handle, so alerts see the first error and a sync that
+/// never succeeds; the gauge is removed when the last handle for these labels
+/// is dropped (the sync stopped here, e.g. leadership moved to another
+/// process), so a stopped sync does not turn stale.
+#[derive(Debug)]
+pub struct SyncHandle {
+    metrics: Arc<Metrics>,
+    labels: SyncLabels,
+}
+
+impl SyncHandle {
+    /// One round of the sync ended: `ok` when nothing in it failed.
+    pub fn ran(&self, ok: bool) {
+        self.metrics.sync_ran_labels(&self.labels, ok);
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.metrics.sync_stopped(&self.labels);
+    }
 }
 
 /// Every metric and status of the process.
@@ -292,8 +382,13 @@ pub struct Metrics {
     windows: Mutex<BTreeMap<PartitionLabels, PartitionWindows>>,
     /// Windowed checkpoint latency.
     checkpoint_windows: Mutex<BTreeMap<CheckpointLabels, Window>>,
-    /// Per-partition lag state.
+    /// Per-partition lag state of the partitions this process runs.
     partitions: Mutex<BTreeMap<PartitionLabels, PartitionState>>,
+    /// Partitions this process stopped running at least once: their
+    /// counters stay and still count in `/status`.
+    stopped: Mutex<BTreeSet<PartitionLabels>>,
+    /// Live [`SyncHandle`]s per sync.
+    sync_handles: Mutex<HashMap<SyncLabels, usize>>,
     /// Flow health by name.
     flows: Mutex<BTreeMap<String, FlowStatus>>,
     /// `metrics.num.samples`.
@@ -319,12 +414,25 @@ fn now_ms() -> i64 {
 
 impl Default for Metrics {
     fn default() -> Self {
-        // Kafka's metrics.num.samples and metrics.sample.window.ms defaults.
-        Self::new(2, Duration::from_secs(30))
+        Self::new(DEFAULT_NUM_SAMPLES, DEFAULT_SAMPLE_WINDOW)
     }
 }
 
 impl Metrics {
+    /// Metrics whose window is `metrics.num.samples` × `metrics.sample.window.ms`
+    /// as `setting` returns them ([`window_settings`]).
+    pub fn from_settings(
+        setting: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, MetricsConfigError> {
+        let (num_samples, sample_window) = window_settings(setting)?;
+        Ok(Self::new(num_samples, sample_window))
+    }
+
+    /// The window: (`metrics.num.samples`, `metrics.sample.window.ms`).
+    pub fn window_config(&self) -> (usize, Duration) {
+        (self.num_samples, self.sample_window)
+    }
+
     /// Declares every family so a fresh process already shows HELP and TYPE lines.
     pub fn new(num_samples: usize, sample_window: Duration) -> Self {
         let mut registry = Registry::default();
@@ -346,6 +454,8 @@ impl Metrics {
             windows: Mutex::default(),
             checkpoint_windows: Mutex::default(),
             partitions: Mutex::default(),
+            stopped: Mutex::default(),
+            sync_handles: Mutex::default(),
             flows: Mutex::default(),
             num_samples,
             sample_window,
@@ -543,6 +653,64 @@ impl Metrics {
         }
     }
 
+    /// The engine (re)started the partition at `position`. Its lag state is
+    /// reset (a re-created or truncated source log has another high
+    /// watermark); when it was last caught up and when this process first ran
+    /// it are kept. The lost-records series and the series of `syncs` (the
+    /// data path's `progress`, `offset-syncs`) are created at 0, so
+    /// Prometheus' `increase()` sees their first change.
+    pub fn partition_started(&self, l: &PartitionLabels, position: i64, syncs: &[&str]) {
+        let mut p = lock(&self.partitions);
+        let st = entry(&mut p, l, PartitionState::default);
+        *st = PartitionState {
+            position,
+            caught_up_at: st.caught_up_at,
+            started_at: st.started_at,
+            ..PartitionState::default()
+        };
+        drop(p);
+        drop(self.lost.get_or_create(l));
+        for sync in syncs {
+            self.sync_declared(&SyncLabels {
+                source: l.source.clone(),
+                target: l.target.clone(),
+                sync: (*sync).to_owned(),
+            });
+        }
+    }
+
+    /// This process no longer runs the partition (scale-out handed it to
+    /// another): its gauges (lag, rates, ages, latencies) and `/status` line
+    /// go, so sums over processes count each partition once; its counters
+    /// stay, as they count what this process did.
+    pub fn partition_stopped(&self, l: &PartitionLabels) {
+        lock(&self.partitions).remove(l);
+        lock(&self.windows).remove(l);
+        lock(&self.stopped).insert(l.clone());
+        for f in [&self.record_rate, &self.byte_rate, &self.lag_seconds] {
+            f.remove(l);
+        }
+        self.lag_records.remove(l);
+        for s in [&self.record_age, &self.latency] {
+            for f in [&s.last, &s.min, &s.max, &s.avg] {
+                f.remove(l);
+            }
+        }
+    }
+
+    /// The source's log end offset as a ListOffsets read it (the integrity
+    /// check), so lag keeps growing while fetching is paused (target down,
+    /// buffers full). Ignored for a partition not running here.
+    pub fn high_watermark(&self, l: &PartitionLabels, high_watermark: i64) {
+        let mut p = lock(&self.partitions);
+        if let Some(st) = p.get_mut(l) {
+            st.high_watermark = st.high_watermark.max(high_watermark);
+            if st.position >= st.high_watermark {
+                st.caught_up_at = Some(SystemTime::now());
+            }
+        }
+    }
+
     /// Source records were lost before replication.
     pub fn lost(&self, l: &PartitionLabels, records: u64) {
         self.lost.get_or_create(l).inc_by(records);
@@ -557,19 +725,67 @@ impl Metrics {
             .record(v, Instant::now());
     }
 
-    /// A sync leaf ran.
+    /// A sync ran: `ok` sets its last-success time, else counts an error.
+    /// Both series exist afterwards (last success 0 = never).
     pub fn sync_ran(&self, source: &str, target: &str, sync: &str, ok: bool) {
-        let l = SyncLabels {
+        self.sync_ran_labels(
+            &SyncLabels {
+                source: source.to_owned(),
+                target: target.to_owned(),
+                sync: sync.to_owned(),
+            },
+            ok,
+        );
+    }
+
+    fn sync_ran_labels(&self, l: &SyncLabels, ok: bool) {
+        self.sync_declared(l);
+        if ok {
+            self.sync_last_success
+                .get_or_create(l)
+                .set(now_ms() as f64 / 1000.0);
+        } else {
+            self.sync_errors.get_or_create(l).inc();
+        }
+    }
+
+    /// Creates a sync's series at 0 unless they exist.
+    fn sync_declared(&self, l: &SyncLabels) {
+        if self.sync_last_success.get(l).is_none() {
+            drop(self.sync_last_success.get_or_create(l));
+        }
+        if self.sync_errors.get(l).is_none() {
+            drop(self.sync_errors.get_or_create(l));
+        }
+    }
+
+    /// A sync starts running here; see [`SyncHandle`].
+    pub fn sync_started(self: &Arc<Self>, source: &str, target: &str, sync: &str) -> SyncHandle {
+        let labels = SyncLabels {
             source: source.to_owned(),
             target: target.to_owned(),
             sync: sync.to_owned(),
         };
-        if ok {
-            self.sync_last_success
-                .get_or_create(&l)
-                .set(now_ms() as f64 / 1000.0);
-        } else {
-            self.sync_errors.get_or_create(&l).inc();
+        *lock(&self.sync_handles).entry(labels.clone()).or_default() += 1;
+        self.sync_declared(&labels);
+        SyncHandle {
+            metrics: Arc::clone(self),
+            labels,
+        }
+    }
+
+    fn sync_stopped(&self, l: &SyncLabels) {
+        let mut h = lock(&self.sync_handles);
+        let last = match h.get_mut(l) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        };
+        if last {
+            h.remove(l);
+            self.sync_last_success.remove(l);
         }
     }
 
@@ -659,10 +875,15 @@ impl Metrics {
                 lag_seconds: lag_seconds(st, lag, now_ms),
             });
         }
-        for (l, _) in lock(&self.windows).iter() {
+        let counted: BTreeSet<PartitionLabels> = lock(&self.windows)
+            .keys()
+            .chain(lock(&self.stopped).iter())
+            .cloned()
+            .collect();
+        for l in &counted {
             if let Some(f) = flows.get_mut(&format!("{}->{}", l.source, l.target)) {
-                f.records += self.record_count.get_or_create(l).get();
-                f.bytes += self.byte_count.get_or_create(l).get();
+                f.records += self.record_count.get(l).map_or(0, |c| c.get());
+                f.bytes += self.byte_count.get(l).map_or(0, |c| c.get());
             }
         }
         flows.into_values().collect()
@@ -683,16 +904,27 @@ impl Metrics {
     }
 }
 
+/// Smallest recovery point shown while records are behind (1 ms): lag in
+/// seconds is never 0 while lag in records is not.
+const MIN_LAG_SECONDS: f64 = 0.001;
+
+/// The recovery point: the age of the oldest fetched record not yet
+/// acknowledged; before such a record is fetched, the time since the
+/// partition was last caught up, or, if it never was, since this process
+/// first ran it (a lower bound: those records are at least that old).
 fn lag_seconds(st: &PartitionState, lag: i64, now_ms: i64) -> f64 {
     if lag == 0 {
         return 0.0;
     }
-    if let Some(ts) = st.oldest_unacked_ms {
-        return ((now_ms - ts).max(0)) as f64 / 1000.0;
-    }
-    st.caught_up_at
-        .and_then(|t| t.elapsed().ok())
-        .map_or(0.0, |d| d.as_secs_f64())
+    let secs = match st.oldest_unacked_ms {
+        Some(ts) => (now_ms - ts).max(0) as f64 / 1000.0,
+        None => st
+            .caught_up_at
+            .unwrap_or(st.started_at)
+            .elapsed()
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    secs.max(MIN_LAG_SECONDS)
 }
 
 #[cfg(test)]
@@ -727,6 +959,8 @@ mod tests {
             "kmirror_lag_seconds",
             "kmirror_batches",
             "kmirror_upstream_lost_records",
+            "kmirror_sync_last_success_timestamp_seconds",
+            "kmirror_sync_errors",
         ] {
             assert!(
                 text.contains(&format!("# TYPE {name} ")),
@@ -773,6 +1007,252 @@ mod tests {
         assert!(s[0].partitions[0].lag_seconds >= 1.9);
         m.position(&labels(), 100, 100, None);
         assert_eq!(m.status()[0].partitions[0].lag_seconds, 0.0);
+    }
+
+    fn series(text: &str, name: &str, labels: &str) -> Option<f64> {
+        let prefix = format!("{name}{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+    }
+
+    const A_ORDERS_0: &str = r#"source="A",target="B",topic="A.orders",partition="0""#;
+
+    #[test]
+    fn window_comes_from_the_settings_with_kafka_defaults() {
+        let none = |_: &str| None;
+        assert_eq!(
+            window_settings(none),
+            Ok((2, Duration::from_millis(30_000)))
+        );
+        let set = |k: &str| match k {
+            "metrics.num.samples" => Some("4".to_owned()),
+            "metrics.sample.window.ms" => Some(" 1500".to_owned()),
+            _ => None,
+        };
+        assert_eq!(window_settings(set), Ok((4, Duration::from_millis(1500))));
+        assert_eq!(
+            Metrics::from_settings(set).map(|m| m.window_config()),
+            Ok((4, Duration::from_millis(1500)))
+        );
+        for (key, bad) in [
+            ("metrics.num.samples", "0"),
+            ("metrics.num.samples", "2147483648"),
+            ("metrics.num.samples", "two"),
+            ("metrics.sample.window.ms", "-1"),
+            ("metrics.sample.window.ms", ""),
+        ] {
+            let e = window_settings(|k: &str| (k == key).then(|| bad.to_owned()));
+            assert_eq!(
+                e,
+                Err(MetricsConfigError::NotPositive {
+                    key,
+                    value: bad.to_owned()
+                }),
+                "{key} = {bad}"
+            );
+        }
+        let e = window_settings(|k: &str| (k == "metrics.num.samples").then(|| "0".to_owned()));
+        assert_eq!(
+            e.map_err(|e| e.to_string()),
+            Err("metrics.num.samples = 0: expected a whole number of at least 1".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_restarted_partition_forgets_the_old_high_watermark() {
+        // Re-created source topic: the old log reached 30, the new one holds 20.
+        let m = Metrics::default();
+        m.partition_started(&labels(), 0, &[]);
+        m.position(&labels(), 30, 30, None);
+        m.partition_started(&labels(), 0, &[]);
+        m.position(&labels(), 20, 20, None);
+        let p = &m.status()[0].partitions[0];
+        assert_eq!((p.position, p.lag_records, p.lag_seconds), (20, 0, 0.0));
+    }
+
+    #[test]
+    fn the_integrity_checks_log_end_keeps_lag_growing_while_fetching_is_paused() {
+        let m = Metrics::default();
+        m.partition_started(&labels(), 0, &[]);
+        m.position(&labels(), 10, 10, None);
+        assert_eq!(m.status()[0].partitions[0].lag_records, 0);
+        // Target down, buffers full: no chunk arrives, ListOffsets says 50.
+        m.high_watermark(&labels(), 50);
+        assert_eq!(m.status()[0].partitions[0].lag_records, 40);
+        // An older (lower) answer never hides the lag.
+        m.high_watermark(&labels(), 45);
+        assert_eq!(m.status()[0].partitions[0].lag_records, 40);
+        let text = m.render();
+        assert_eq!(series(&text, "kmirror_lag_records", A_ORDERS_0), Some(40.0));
+        // Not running here: ignored, nothing created.
+        let other = PartitionLabels {
+            partition: 7,
+            ..labels()
+        };
+        m.high_watermark(&other, 50);
+        assert_eq!(m.status()[0].partitions.len(), 1);
+    }
+
+    #[test]
+    fn lag_seconds_is_not_zero_while_records_are_behind() {
+        let m = Metrics::default();
+        m.partition_started(&labels(), 0, &[]);
+        // Never caught up, nothing in flight: falls back to the start time.
+        m.high_watermark(&labels(), 100);
+        std::thread::sleep(Duration::from_millis(20));
+        let p = &m.status()[0].partitions[0];
+        assert_eq!(p.lag_records, 100);
+        assert!(p.lag_seconds >= 0.02, "{}", p.lag_seconds);
+        // Acknowledged part of it, nothing in flight now: still behind.
+        m.position(&labels(), 60, 100, None);
+        assert!(m.status()[0].partitions[0].lag_seconds >= 0.02);
+        // Record timestamps ahead of this clock still give a non-zero lag.
+        m.position(&labels(), 60, 100, Some(now_ms() + 60_000));
+        assert!(m.status()[0].partitions[0].lag_seconds > 0.0);
+        // Caught up: 0.
+        m.position(&labels(), 100, 100, None);
+        assert_eq!(m.status()[0].partitions[0].lag_seconds, 0.0);
+    }
+
+    #[test]
+    fn a_started_partition_and_its_syncs_show_zero_series_at_once() {
+        let m = Metrics::default();
+        m.partition_started(&labels(), 5, &["progress", "offset-syncs"]);
+        let text = m.render();
+        assert_eq!(
+            series(&text, "kmirror_upstream_lost_records_total", A_ORDERS_0),
+            Some(0.0),
+            "{text}"
+        );
+        for sync in ["progress", "offset-syncs"] {
+            let l = format!(r#"source="A",target="B",sync="{sync}""#);
+            assert_eq!(
+                series(&text, "kmirror_sync_last_success_timestamp_seconds", &l),
+                Some(0.0),
+                "{text}"
+            );
+            assert_eq!(series(&text, "kmirror_sync_errors_total", &l), Some(0.0));
+        }
+        assert_eq!(m.status()[0].partitions[0].position, 5);
+        // A loss afterwards is a change Prometheus sees; a restart keeps the count.
+        m.lost(&labels(), 3);
+        m.partition_started(&labels(), 9, &[]);
+        assert_eq!(
+            series(
+                &m.render(),
+                "kmirror_upstream_lost_records_total",
+                A_ORDERS_0
+            ),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn a_partition_handed_away_leaves_its_counters_only() {
+        let m = Metrics::default();
+        let now = now_ms();
+        m.flow_registered("A->B");
+        m.partition_started(&labels(), 0, &[]);
+        m.batch_fetched(&labels(), 10, now - 10, now);
+        m.batch_acked(
+            &labels(),
+            &AckedBatch {
+                records: 10,
+                bytes: 100,
+                base_timestamp: now - 10,
+                max_timestamp: now,
+                path: "passthrough",
+                reason: "",
+            },
+        );
+        m.position(&labels(), 10, 50, None);
+        let text = m.render();
+        assert_eq!(series(&text, "kmirror_lag_records", A_ORDERS_0), Some(40.0));
+        m.partition_stopped(&labels());
+        let text = m.render();
+        for gauge in [
+            "kmirror_lag_records",
+            "kmirror_lag_seconds",
+            "kmirror_record_rate",
+            "kmirror_byte_rate",
+            "kmirror_record_age_ms",
+            "kmirror_record_age_ms_max",
+            "kmirror_replication_latency_ms_avg",
+        ] {
+            assert_eq!(series(&text, gauge, A_ORDERS_0), None, "{gauge}:\n{text}");
+        }
+        assert_eq!(
+            series(&text, "kmirror_record_count_total", A_ORDERS_0),
+            Some(10.0)
+        );
+        let s = m.status();
+        assert!(s[0].partitions.is_empty());
+        assert_eq!((s[0].records, s[0].bytes, s[0].lag_records), (10, 100, 0));
+        // Handed back later: runs again from its saved position.
+        m.partition_started(&labels(), 10, &[]);
+        assert_eq!(m.status()[0].partitions[0].position, 10);
+        assert_eq!(m.status()[0].records, 10);
+    }
+
+    #[test]
+    fn a_sync_handle_declares_its_series_and_removes_the_gauge_when_the_last_one_drops() {
+        let m = Arc::new(Metrics::default());
+        let l = r#"source="A",target="B",sync="heartbeats""#;
+        let h = m.sync_started("A", "B", "heartbeats");
+        let text = m.render();
+        assert_eq!(
+            series(&text, "kmirror_sync_last_success_timestamp_seconds", l),
+            Some(0.0),
+            "never succeeded yet:\n{text}"
+        );
+        assert_eq!(series(&text, "kmirror_sync_errors_total", l), Some(0.0));
+        h.ran(false);
+        assert_eq!(
+            series(&m.render(), "kmirror_sync_errors_total", l),
+            Some(1.0)
+        );
+        h.ran(true);
+        let last = series(
+            &m.render(),
+            "kmirror_sync_last_success_timestamp_seconds",
+            l,
+        );
+        assert!(last.is_some_and(|t| t > 1.6e9), "{last:?}");
+        // A second handle (a leader that came back before the old task ended)
+        // keeps the series alive when the first drops.
+        let h2 = m.sync_started("A", "B", "heartbeats");
+        drop(h);
+        assert!(
+            series(
+                &m.render(),
+                "kmirror_sync_last_success_timestamp_seconds",
+                l
+            )
+            .is_some()
+        );
+        drop(h2);
+        let text = m.render();
+        assert_eq!(
+            series(&text, "kmirror_sync_last_success_timestamp_seconds", l),
+            None
+        );
+        assert_eq!(series(&text, "kmirror_sync_errors_total", l), Some(1.0));
+    }
+
+    #[test]
+    fn sync_ran_creates_both_series() {
+        let m = Metrics::default();
+        m.sync_ran("A", "B", "progress", true);
+        let text = m.render();
+        assert_eq!(
+            series(
+                &text,
+                "kmirror_sync_errors_total",
+                r#"source="A",target="B",sync="progress""#
+            ),
+            Some(0.0)
+        );
     }
 
     #[test]
