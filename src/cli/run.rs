@@ -261,14 +261,32 @@ pub async fn run(
             }
         }
     }
-    while let Some(r) = flows.join_next().await {
-        if let Ok(Err(e)) = r {
-            tracing::error!(error = %e, "flow failed while stopping");
+    // Every step of a flow's shutdown is bounded; this bounds their sum, so
+    // the process exits within 10 s of the signal whatever the clusters do.
+    // A second signal exits at once. Either way nothing is lost: progress is
+    // only ever saved for acknowledged records, so what was not saved is
+    // re-sent by the next run (duplicates, bounded by offset.flush.interval.ms).
+    let stopping = async {
+        while let Some(r) = flows.join_next().await {
+            if let Ok(Err(e)) = r {
+                tracing::error!(error = %e, "flow failed while stopping");
+            }
+        }
+    };
+    tokio::select! {
+        () = stopping => tracing::info!("stopped"),
+        () = tokio::time::sleep(SHUTDOWN_DEADLINE) => {
+            tracing::error!("stopping took longer than {} s; exiting without waiting further (records since the last progress save will be re-sent)", SHUTDOWN_DEADLINE.as_secs_f32());
+        }
+        sig = wait_for_signal() => {
+            tracing::warn!(signal = sig, "second signal: exiting without waiting further (records since the last progress save will be re-sent)");
         }
     }
-    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long `kmirror run` waits for its flows to stop after SIGTERM/SIGINT.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_millis(9_500);
 
 async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
