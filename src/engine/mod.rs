@@ -446,6 +446,7 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
                     if let Some(g) = flow.group.as_mut()
                         && g.revoking.remove(tp)
                     {
+                        flow.plan.metrics.partition_stopped(&partition_labels(&flow.plan, tp));
                         if g.revoking.is_empty() {
                             revocation_done(&mut flow).await;
                         }
@@ -1016,6 +1017,8 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
     // if its id is the same before and after: a topic deleted or re-created
     // in between is judged at the next check, never from mixed answers.
     flow.source.refresh_metadata(Some(&topics)).await?;
+    // Topics whose id changed while the offsets were read, and topics with
+    // a partition left unjudged: their recorded id stays until a later check.
     let mut unresolved: HashSet<String> = HashSet::new();
     let mut recreated: Vec<String> = Vec::new();
     for t in &topics {
@@ -1036,9 +1039,8 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
             }
         }
     }
-    let mut unresolved: HashSet<String> = HashSet::new();
     for tp in tps {
-        if flow.pending_restart.contains_key(&tp) {
+        if unresolved.contains(&tp.0) || flow.pending_restart.contains_key(&tp) {
             unresolved.insert(tp.0.clone());
             continue;
         }
@@ -1054,50 +1056,33 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
             unresolved.insert(tp.0.clone());
             continue;
         };
-        let labels = crate::metrics::PartitionLabels {
-            source: flow.plan.source_alias.clone(),
-            target: flow.plan.target_alias.clone(),
-            topic: flow
-                .plan
-                .policy
-                .format_remote_topic(&flow.plan.source_alias, &tp.0),
-            partition: tp.1,
-        };
-        let restart_at = if recreated.contains(&tp.0) {
-            let seen_end = flow
-                .last_end
-                .get(&tp)
-                .copied()
-                .unwrap_or(position)
-                .max(position);
-            let lost = (seen_end - position).max(0);
-            tracing::error!(
-                flow = %flow.name(), topic = %tp.0, partition = tp.1, from = position, to = seen_end, lost_at_least = lost,
-                "DATA LOSS: source topic was deleted and re-created; records [from, to) were never replicated (a lower bound); resuming at the new topic's start"
-            );
-            flow.plan.metrics.lost(&labels, lost as u64);
-            Some(first)
-        } else if position < first {
-            tracing::error!(
-                flow = %flow.name(), topic = %tp.0, partition = tp.1, from = position, to = first, lost = first - position,
-                "DATA LOSS: source records were deleted (retention or DeleteRecords) before kmirror replicated them; resuming at the log start"
-            );
-            flow.plan.metrics.lost(&labels, (first - position) as u64);
-            Some(first)
-        } else if end < position && !record_exists(&flow.source, &tp, end, position - 1).await {
-            tracing::error!(
-                flow = %flow.name(), topic = %tp.0, partition = tp.1, position, log_end = end,
-                "source log was truncated below kmirror's position (unclean leader election?); resuming at the log end"
-            );
-            Some(end)
+        let labels = partition_labels(&flow.plan, &tp);
+        let is_recreated = recreated.contains(&tp.0);
+        // A log end below the position is checked with a fetch first: some
+        // brokers report a lagging high watermark (see `fetched_log_end`).
+        let end = if !is_recreated && first <= position && end < position {
+            fetched_log_end(&flow.source, &tp, end, position).await
         } else {
-            None
+            end
         };
+        let verdict = judge_source_log(
+            position,
+            first,
+            end,
+            is_recreated,
+            flow.last_end.get(&tp).copied(),
+        );
+        if let Some(v) = verdict {
+            report_loss(&flow.name(), &tp, &v);
+            flow.plan.metrics.lost(&labels, v.lost_records());
+        } else {
+            flow.plan.metrics.high_watermark(&labels, end);
+        }
         flow.last_end.insert(tp.clone(), end.max(position));
-        if let Some(at) = restart_at
+        if let Some(v) = verdict
             && let Some(token) = flow.tokens.get(&tp)
         {
-            flow.pending_restart.insert(tp.clone(), at);
+            flow.pending_restart.insert(tp.clone(), v.resume_at);
             token.cancel();
         }
     }
@@ -1109,14 +1094,116 @@ async fn check_integrity(flow: &mut Flow) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// True when the source still holds `offset`: a fetch from just before the
-/// reported log end returns a batch reaching it. Guards the truncation check
+/// Why a partition's source log no longer holds the records after its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourceLoss {
+    /// The topic was deleted and re-created (new topic id).
+    Recreated,
+    /// Records before the log start were deleted (retention, DeleteRecords).
+    Deleted,
+    /// The log end fell below the position, same topic id (unclean leader election).
+    Truncated,
+}
+
+/// What the integrity check decides for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Verdict {
+    /// Why.
+    loss: SourceLoss,
+    /// The source offsets `[from, to)` lost: never replicated (re-created:
+    /// a lower bound; deleted), or replicated but gone from the source (truncated).
+    from: i64,
+    /// End (exclusive) of the lost range.
+    to: i64,
+    /// Where the partition resumes.
+    resume_at: i64,
+}
+
+impl Verdict {
+    fn lost_records(&self) -> u64 {
+        u64::try_from(self.to - self.from).unwrap_or(0)
+    }
+}
+
+/// The integrity check's decision, from the partition's `position`, the
+/// source's `log_start` and `log_end` (ListOffsets, the end confirmed by a
+/// fetch), whether the topic id changed, and the end offset seen at the last
+/// check. `None`: the position is inside the log.
+fn judge_source_log(
+    position: i64,
+    log_start: i64,
+    log_end: i64,
+    topic_recreated: bool,
+    last_seen_end: Option<i64>,
+) -> Option<Verdict> {
+    if topic_recreated {
+        // The old log held at least up to the last end seen.
+        let to = last_seen_end.unwrap_or(position).max(position);
+        Some(Verdict {
+            loss: SourceLoss::Recreated,
+            from: position,
+            to,
+            resume_at: log_start,
+        })
+    } else if position < log_start {
+        Some(Verdict {
+            loss: SourceLoss::Deleted,
+            from: position,
+            to: log_start,
+            resume_at: log_start,
+        })
+    } else if log_end < position {
+        Some(Verdict {
+            loss: SourceLoss::Truncated,
+            from: log_end,
+            to: position,
+            resume_at: log_end,
+        })
+    } else {
+        None
+    }
+}
+
+/// The error line for a loss: flow, topic, partition and the range `[from, to)`.
+fn report_loss(flow: &str, tp: &Tp, v: &Verdict) {
+    let (topic, partition, from, to, lost) = (&tp.0, tp.1, v.from, v.to, v.lost_records());
+    match v.loss {
+        SourceLoss::Recreated => tracing::error!(
+            flow, topic = %topic, partition, from, to, lost_at_least = lost,
+            "DATA LOSS: source topic was deleted and re-created; records [from, to) were never replicated (a lower bound); resuming at the new topic's start"
+        ),
+        SourceLoss::Deleted => tracing::error!(
+            flow, topic = %topic, partition, from, to, lost,
+            "DATA LOSS: source records [from, to) were deleted (retention or DeleteRecords) before kmirror replicated them; resuming at the log start"
+        ),
+        SourceLoss::Truncated => tracing::error!(
+            flow, topic = %topic, partition, from, to, lost,
+            "DATA LOSS: source log was truncated below kmirror's position (unclean leader election?); records [from, to) are on the target but gone from the source, and new source records reuse those offsets; resuming at the log end"
+        ),
+    }
+}
+
+/// The metric labels of a source partition (its remote topic).
+fn partition_labels(plan: &FlowPlan, tp: &Tp) -> crate::metrics::PartitionLabels {
+    crate::metrics::PartitionLabels {
+        source: plan.source_alias.clone(),
+        target: plan.target_alias.clone(),
+        topic: plan.policy.format_remote_topic(&plan.source_alias, &tp.0),
+        partition: tp.1,
+    }
+}
+
+/// The source log end for a partition whose ListOffsets end `end` is below
+/// its `position`: the end of the batches a fetch from just before `end`
+/// returns, if further (at least `position` when the source still holds the
+/// record before the position; `position` as well when the fetch fails, so
+/// nothing is judged lost on a failed read). Guards the truncation check
 /// against brokers whose high watermark lags (tansu 0.6.0 reports the last
 /// batch's base offset + 1, and serves nothing for an offset inside a batch).
-async fn record_exists(client: &Client, tp: &Tp, end: i64, offset: i64) -> bool {
+async fn fetched_log_end(client: &Client, tp: &Tp, end: i64, position: i64) -> i64 {
     use kmirror_protocol::client::api::fetch::{FetchPosition, FetchSession};
     let Ok(leader) = client.leader(&tp.0, tp.1).await else {
-        return true;
+        return position;
     };
     let mut s = FetchSession::new(client.clone(), leader, IsolationLevel::ReadUncommitted);
     s.max_wait = Duration::from_millis(50);
@@ -1129,13 +1216,12 @@ async fn record_exists(client: &Client, tp: &Tp, end: i64, offset: i64) -> bool 
         }])
         .await
     else {
-        return true;
+        return position;
     };
-    resp.into_iter().any(|p| {
-        kmirror_protocol::batch::batches(p.records)
-            .filter_map(Result::ok)
-            .any(|b| b.last_offset() >= offset)
-    })
+    resp.into_iter()
+        .flat_map(|p| kmirror_protocol::batch::batches(p.records).filter_map(Result::ok))
+        .map(|b| b.last_offset() + 1)
+        .fold(end, i64::max)
 }
 
 async fn start_partition(
@@ -1210,6 +1296,14 @@ async fn start_partition(
         buffered,
         paused_until: None,
     });
+    let syncs: &[&str] = if flow.plan.progress.emit_offset_syncs {
+        &["progress", "offset-syncs"]
+    } else {
+        &["progress"]
+    };
+    flow.plan
+        .metrics
+        .partition_started(&pf.labels, start, syncs);
     let c = cancel.child_token();
     flow.live.insert(tp.clone());
     flow.tokens.insert(tp.clone(), c.clone());
@@ -1218,4 +1312,79 @@ async fn start_partition(
     partitions.spawn(async move { (tp2, pf.run(c).await) });
     tracing::debug!(topic = %tp.0, partition = tp.1, start, "partition started");
     Ok(())
+}
+
+#[cfg(test)]
+mod integrity_tests {
+    use super::{SourceLoss, Verdict, judge_source_log};
+
+    #[test]
+    fn position_inside_the_log_is_left_alone() {
+        assert_eq!(judge_source_log(50, 0, 100, false, Some(100)), None);
+        assert_eq!(judge_source_log(0, 0, 0, false, None), None);
+        assert_eq!(judge_source_log(100, 20, 100, false, Some(90)), None);
+    }
+
+    #[test]
+    fn records_deleted_below_the_position_are_lost_from_position_to_log_start() {
+        // Retention or DeleteRecords moved the log start from 0 to 75 while
+        // kmirror stood at 40: [40, 75) were never replicated.
+        let v = judge_source_log(40, 75, 120, false, Some(110));
+        assert_eq!(
+            v,
+            Some(Verdict {
+                loss: SourceLoss::Deleted,
+                from: 40,
+                to: 75,
+                resume_at: 75,
+            })
+        );
+        assert_eq!(v.map(|v| v.lost_records()), Some(35));
+    }
+
+    #[test]
+    fn a_truncated_log_loses_log_end_to_position_and_resumes_at_the_log_end() {
+        // Unclean leader election: kmirror replicated up to 100, the new
+        // leader's log ends at 10.
+        let v = judge_source_log(100, 0, 10, false, Some(100));
+        assert_eq!(
+            v,
+            Some(Verdict {
+                loss: SourceLoss::Truncated,
+                from: 10,
+                to: 100,
+                resume_at: 10,
+            })
+        );
+        assert_eq!(v.map(|v| v.lost_records()), Some(90));
+    }
+
+    #[test]
+    fn a_recreated_topic_loses_at_least_position_to_last_seen_end_and_resumes_at_its_start() {
+        // Old topic seen up to 30, kmirror at 25; the new topic holds [0, 20).
+        let v = judge_source_log(25, 0, 20, true, Some(30));
+        assert_eq!(
+            v,
+            Some(Verdict {
+                loss: SourceLoss::Recreated,
+                from: 25,
+                to: 30,
+                resume_at: 0,
+            })
+        );
+        assert_eq!(v.map(|v| v.lost_records()), Some(5));
+        // Everything seen was replicated: a lower bound of 0, still reported
+        // and restarted at the new topic's start (which may not be 0).
+        let v = judge_source_log(30, 3, 50, true, Some(30));
+        assert_eq!(
+            v.map(|v| (v.from, v.to, v.lost_records(), v.resume_at)),
+            Some((30, 30, 0, 3))
+        );
+        // No end seen yet (first check after start): nothing known lost.
+        let v = judge_source_log(30, 0, 50, true, None);
+        assert_eq!(v.map(|v| (v.from, v.to, v.resume_at)), Some((30, 30, 0)));
+        // Re-creation wins over the other tests (the old offsets mean nothing).
+        let v = judge_source_log(5, 10, 20, true, Some(8));
+        assert_eq!(v.map(|v| v.loss), Some(SourceLoss::Recreated));
+    }
 }
