@@ -8,7 +8,10 @@ use tokio_util::sync::CancellationToken;
 use super::FlowPlan;
 use crate::policy::GroupFilter;
 use crate::sync::heartbeats::{self, HeartbeatConfig};
-use crate::sync::offsets::{CheckpointConfig, CheckpointEmitter, CheckpointKey, CheckpointNaming};
+use crate::sync::offsets::{
+    CHECKPOINTS_SYNC, CheckpointConfig, CheckpointEmitter, CheckpointKey, CheckpointNaming,
+    GROUP_OFFSETS_SYNC,
+};
 
 /// What a leaf may use.
 #[derive(Debug, Clone)]
@@ -22,6 +25,11 @@ pub struct LeafContext {
 }
 
 /// Spawns every enabled leaf of the flow into `set`; each stops on `cancel`.
+///
+/// Every leaf reports each round to the metrics (`kmirror_sync_last_success_timestamp_seconds`,
+/// `kmirror_sync_errors_total`, label `sync`): `topic-configs`, `acls`, `heartbeats`,
+/// `checkpoints` and, with `sync.group.offsets.enabled`, `group-offsets`. Their series exist
+/// from the spawn (0: never succeeded) until the leaf stops ([`crate::metrics::SyncHandle`]).
 pub fn spawn_leaves(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &CancellationToken) {
     spawn_config_and_acl_sync(ctx, set, cancel);
     spawn_heartbeats_and_checkpoints(ctx, set, cancel);
@@ -63,6 +71,10 @@ fn spawn_heartbeats_and_checkpoints(
         let cancel = cancel.clone();
         async move { super::connect_with_retry(&bootstrap, config, &alias, &cancel).await }
     };
+    let sync_handle = |sync: &str| {
+        plan.metrics
+            .sync_started(&plan.source_alias, &plan.target_alias, sync)
+    };
     if cfg.emit_heartbeats_enabled {
         let config = HeartbeatConfig {
             source_alias: plan.source_alias.clone(),
@@ -73,9 +85,10 @@ fn spawn_heartbeats_and_checkpoints(
         };
         let target = connect(false);
         let cancel = cancel.clone();
+        let handle = sync_handle("heartbeats");
         set.spawn(async move {
             if let Some(target) = target.await {
-                heartbeats::run(config, target, cancel).await;
+                heartbeats::run_observed(config, target, cancel, |r| handle.ran(r.is_ok())).await;
             }
         });
     }
@@ -120,6 +133,18 @@ fn spawn_heartbeats_and_checkpoints(
                 };
                 metrics.checkpoint_acked(&labels, timestamp_ms);
             });
+        let checkpoints = sync_handle(CHECKPOINTS_SYNC);
+        let group_offsets = cfg
+            .sync_group_offsets_enabled
+            .then(|| sync_handle(GROUP_OFFSETS_SYNC));
+        let on_round =
+            std::sync::Arc::new(
+                move |sync: &'static str, ok: bool| match (sync, &group_offsets) {
+                    (GROUP_OFFSETS_SYNC, Some(h)) => h.ran(ok),
+                    (GROUP_OFFSETS_SYNC, None) => {}
+                    _ => checkpoints.ran(ok),
+                },
+            );
         let offset_syncs_on_source = plan.offset_syncs_on_source;
         let (source, target) = (connect(true), connect(false));
         let cancel = cancel.clone();
@@ -134,6 +159,7 @@ fn spawn_heartbeats_and_checkpoints(
             };
             CheckpointEmitter::new(config, source, target, syncs_cluster)
                 .on_acked(on_acked)
+                .on_round(on_round)
                 .run(cancel)
                 .await;
         });
@@ -157,10 +183,13 @@ fn spawn_config_and_acl_sync(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &
         filter: plan.topic_filter.clone(),
         heartbeats_replication_enabled: cfg.heartbeats_replication_enabled,
     };
-    let on_report = |metrics: std::sync::Arc<crate::metrics::Metrics>| {
-        let (source, target) = (plan.source_alias.clone(), plan.target_alias.clone());
+    // The handle declares the sync's series now and removes them with the task.
+    let on_report = |sync: &str| {
+        let handle = plan
+            .metrics
+            .sync_started(&plan.source_alias, &plan.target_alias, sync);
         move |r: &SyncReport| {
-            metrics.sync_ran(&source, &target, r.sync, r.succeeded());
+            handle.ran(r.succeeded());
             if r.applied.is_empty() && r.rejected.is_empty() {
                 tracing::debug!(flow = %r.flow, sync = r.sync, "sync pass: nothing to change");
             } else {
@@ -180,7 +209,7 @@ fn spawn_config_and_acl_sync(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &
                 set.spawn(sync.run(
                     cfg.sync_topic_configs_interval,
                     cancel.clone(),
-                    on_report(std::sync::Arc::clone(&plan.metrics)),
+                    on_report("topic-configs"),
                 ));
             }
             Err(e) => {
@@ -193,7 +222,7 @@ fn spawn_config_and_acl_sync(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &
         set.spawn(sync.run(
             cfg.sync_topic_acls_interval,
             cancel.clone(),
-            on_report(std::sync::Arc::clone(&plan.metrics)),
+            on_report("acls"),
         ));
     }
 }

@@ -115,6 +115,17 @@ pub async fn emit_once(config: &HeartbeatConfig, target: &Client) -> Result<()> 
 /// a write in progress). Failures are logged and retried on the next tick (MM2 logs them too);
 /// creating the topic is retried until it succeeds.
 pub async fn run(config: HeartbeatConfig, target: Client, cancel: CancellationToken) {
+    run_observed(config, target, cancel, |_| {}).await;
+}
+
+/// [`run`], telling `on_round` the outcome of every tick: the heartbeat written, or why not
+/// (topic not created, write refused). Where the engine feeds its per-sync metrics.
+pub async fn run_observed(
+    config: HeartbeatConfig,
+    target: Client,
+    cancel: CancellationToken,
+    on_round: impl Fn(Result<(), &HeartbeatError>),
+) {
     let mut tick = tokio::time::interval(config.interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut created = false;
@@ -137,6 +148,7 @@ pub async fn run(config: HeartbeatConfig, target: Client, cancel: CancellationTo
                         source: Box::new(source),
                     };
                     tracing::warn!(error = %e, "heartbeats topic not ready; will retry");
+                    on_round(Err(&e));
                     continue;
                 }
             }
@@ -146,8 +158,11 @@ pub async fn run(config: HeartbeatConfig, target: Client, cancel: CancellationTo
             .await
         {
             None => return,
-            Some(Ok(())) => {}
-            Some(Err(e)) => tracing::warn!(error = %e, "heartbeat not written; will retry"),
+            Some(Ok(())) => on_round(Ok(())),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "heartbeat not written; will retry");
+                on_round(Err(&e));
+            }
         }
     }
 }
