@@ -30,10 +30,40 @@ pub struct LeafContext {
 /// `kmirror_sync_errors_total`, label `sync`): `topic-configs`, `acls`, `heartbeats`,
 /// `checkpoints` and, with `sync.group.offsets.enabled`, `group-offsets`. Their series exist
 /// from the spawn (0: never succeeded) until the leaf stops ([`crate::metrics::SyncHandle`]).
-pub fn spawn_leaves(ctx: &LeafContext, set: &mut JoinSet<()>, cancel: &CancellationToken) {
-    spawn_config_and_acl_sync(ctx, set, cancel);
-    spawn_heartbeats_and_checkpoints(ctx, set, cancel);
+pub fn spawn_leaves(
+    ctx: &LeafContext,
+    set: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+    work: LeafWork,
+) {
+    if work.once_per_flow {
+        spawn_config_and_acl_sync(ctx, set, cancel);
+    }
+    spawn_heartbeats_and_checkpoints(ctx, set, cancel, work);
 }
+
+/// Which leaves a process runs. Without scale-out, all of them; with it, the
+/// group leader runs the once-per-flow work and the member the leader gave
+/// the checkpoint work item ([`CHECKPOINT_WORK`]) runs checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafWork {
+    /// Config and ACL sync, heartbeats.
+    pub once_per_flow: bool,
+    /// Checkpoints and group offset sync.
+    pub checkpoints: bool,
+}
+
+impl LeafWork {
+    /// Everything (a flow without scale-out).
+    pub const ALL: Self = Self {
+        once_per_flow: true,
+        checkpoints: true,
+    };
+}
+
+/// The checkpoint work of a flow as an item the group leader assigns like a
+/// source partition (`<` and `>` never occur in a Kafka topic name).
+pub const CHECKPOINT_WORK: (&str, i32) = ("<checkpoints>", 0);
 
 /// Heartbeats and checkpoints (`sync::heartbeats`, `sync::offsets`):
 /// - heartbeats (`emit.heartbeats.enabled`) into the target's `heartbeats` topic;
@@ -47,6 +77,7 @@ fn spawn_heartbeats_and_checkpoints(
     ctx: &LeafContext,
     set: &mut JoinSet<()>,
     cancel: &CancellationToken,
+    work: LeafWork,
 ) {
     let plan = &ctx.plan;
     let Some(cfg) = plan.config.as_deref() else {
@@ -75,7 +106,7 @@ fn spawn_heartbeats_and_checkpoints(
         plan.metrics
             .sync_started(&plan.source_alias, &plan.target_alias, sync)
     };
-    if cfg.emit_heartbeats_enabled {
+    if work.once_per_flow && cfg.emit_heartbeats_enabled {
         let config = HeartbeatConfig {
             source_alias: plan.source_alias.clone(),
             target_alias: plan.target_alias.clone(),
@@ -92,7 +123,7 @@ fn spawn_heartbeats_and_checkpoints(
             }
         });
     }
-    if cfg.emit_checkpoints_enabled {
+    if work.checkpoints && cfg.emit_checkpoints_enabled {
         if !plan.progress.emit_offset_syncs {
             // MM2 (3.9+) refuses to start the checkpoint connector in this case.
             tracing::warn!(flow = %plan.name(), "emit.checkpoints.enabled needs emit.offset-syncs.enabled; no checkpoints");

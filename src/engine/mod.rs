@@ -104,6 +104,8 @@ struct GroupState {
     revoking: HashSet<Tp>,
     /// Position and time at the last load measurement, per partition.
     measured: HashMap<Tp, (i64, tokio::time::Instant)>,
+    /// Stops the checkpoint work while this process was given it.
+    checkpoints: Option<CancellationToken>,
 }
 
 impl Flow {
@@ -306,9 +308,15 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
         source: source.clone(),
         target: target.clone(),
     };
-    // With scale-out the leaves run on the group leader only.
+    // With scale-out the once-per-flow leaves run on the group leader, the
+    // checkpoints on the member given their work item.
     if plan.group.is_none() {
-        leaves::spawn_leaves(&leaf_context, &mut leaf_tasks, &leaf_cancel);
+        leaves::spawn_leaves(
+            &leaf_context,
+            &mut leaf_tasks,
+            &leaf_cancel,
+            leaves::LeafWork::ALL,
+        );
     }
     let group_cancel = CancellationToken::new();
     let (group, group_task) = match &plan.group {
@@ -355,6 +363,7 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
                         ..Default::default()
                     },
                     revoking: HashSet::new(),
+                    checkpoints: None,
                     measured: HashMap::new(),
                 }),
                 Some(task),
@@ -433,12 +442,14 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
                 match (was_leader, flow.is_leader()) {
                     (false, true) => {
                         leaf_cancel = CancellationToken::new();
-                        leaves::spawn_leaves(&leaf_context, &mut leaf_tasks, &leaf_cancel);
-                        tracing::info!(flow = %flow.name(), "group leader: running discovery, topic creation, syncs and heartbeats");
+                        let work = leaves::LeafWork { once_per_flow: true, checkpoints: false };
+                        leaves::spawn_leaves(&leaf_context, &mut leaf_tasks, &leaf_cancel, work);
+                        tracing::info!(flow = %flow.name(), "group leader: running discovery, topic creation, config and ACL sync and heartbeats");
                     }
                     (true, false) => leaf_cancel.cancel(),
                     _ => {}
                 }
+                follow_checkpoint_grant(&mut flow, &leaf_context, &mut leaf_tasks);
             }
             Some(res) = partitions.join_next() => {
                 if let Ok((tp, _)) = &res {
@@ -486,6 +497,9 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
     // The rest is bounded too, so `kmirror run` exits within 10 s of SIGTERM
     // even when a cluster stopped answering.
     leaf_cancel.cancel();
+    if let Some(token) = flow.group.as_mut().and_then(|g| g.checkpoints.take()) {
+        token.cancel();
+    }
     if tokio::time::timeout(Duration::from_secs(1), async {
         while leaf_tasks.join_next().await.is_some() {}
     })
@@ -592,7 +606,17 @@ async fn apply_grant(
         crate::metrics::GroupStatus {
             generation: g.current.generation,
             leader: g.current.leader,
-            partitions: g.current.partitions.len(),
+            partitions: g
+                .current
+                .partitions
+                .iter()
+                .filter(|(t, _)| t != leaves::CHECKPOINT_WORK.0)
+                .count(),
+            checkpoints: g
+                .current
+                .partitions
+                .iter()
+                .any(|(t, _)| t == leaves::CHECKPOINT_WORK.0),
             config_differs_from_leader: g.current.differs_from_leader.clone(),
         },
     );
@@ -637,6 +661,41 @@ async fn apply_grant(
     Ok(())
 }
 
+/// Starts or stops the checkpoint work as the group's latest grant says; a
+/// member that hands it back re-joins so the leader can give it away.
+fn follow_checkpoint_grant(flow: &mut Flow, ctx: &leaves::LeafContext, tasks: &mut JoinSet<()>) {
+    let name = flow.name();
+    let Some(g) = flow.group.as_mut() else {
+        return;
+    };
+    let (topic, p) = leaves::CHECKPOINT_WORK;
+    let granted = g.current.partitions.contains(&(topic.to_owned(), p));
+    match (granted, g.checkpoints.take()) {
+        (true, None) => {
+            // Not a child of the leader's leaves: leadership and the
+            // checkpoint work move separately. Cancelled at shutdown.
+            let token = CancellationToken::new();
+            let work = leaves::LeafWork {
+                once_per_flow: false,
+                checkpoints: true,
+            };
+            leaves::spawn_leaves(ctx, tasks, &token, work);
+            tracing::info!(flow = %name, "running this flow's checkpoints and group offset sync");
+            g.checkpoints = Some(token);
+        }
+        (true, Some(token)) => g.checkpoints = Some(token),
+        (false, Some(token)) => {
+            token.cancel();
+            tracing::info!(flow = %name, "checkpoints handed back to the group");
+            publish_owned(flow);
+            if let Some(g) = &flow.group {
+                g.rejoin.notify_one();
+            }
+        }
+        (false, None) => {}
+    }
+}
+
 /// Every revoked partition has stopped: save progress, then re-join so the
 /// leader can give them away.
 async fn revocation_done(flow: &mut Flow) {
@@ -656,6 +715,10 @@ fn publish_owned(flow: &mut Flow) {
     };
     let now = tokio::time::Instant::now();
     let mut owned: Vec<Tp> = flow.live.iter().cloned().collect();
+    if g.checkpoints.is_some() {
+        let (topic, p) = leaves::CHECKPOINT_WORK;
+        owned.push((topic.to_owned(), p));
+    }
     owned.sort();
     let mut load = g.local.borrow().load.clone();
     for tp in &owned {
@@ -851,6 +914,15 @@ async fn discover(
     wanted.sort();
     let target_topics = flow.target.list_topics().await?;
     let mut universe = std::collections::BTreeSet::new();
+    if flow
+        .plan
+        .config
+        .as_deref()
+        .is_some_and(|c| c.emit_checkpoints_enabled)
+    {
+        let (topic, p) = leaves::CHECKPOINT_WORK;
+        universe.insert((topic.to_owned(), p));
+    }
     for (topic, count) in wanted {
         if flow.running.get(&topic).copied().unwrap_or(0) >= count {
             universe.extend((0..count).map(|p| (topic.clone(), p)));

@@ -240,6 +240,8 @@ pub struct GroupStatus {
     pub leader: bool,
     /// Source partitions assigned to this process.
     pub partitions: usize,
+    /// This process runs the flow's checkpoints and group offset sync.
+    pub checkpoints: bool,
     /// Settings in which this process's file differs from the leader's
     /// (the leader's decide); empty when they agree.
     pub config_differs_from_leader: Vec<String>,

@@ -139,6 +139,27 @@ async fn processes_share_a_flow_and_a_kill_9_loses_nothing() {
     let mut procs = Procs((0..3).map(|n| spawn(&cfg, &dir_path, n)).collect());
     let split = wait_for_split(&procs.0.iter().collect::<Vec<_>>(), 6);
     eprintln!("3 processes share 6 partitions: {split:?}");
+    // The checkpoint work is one more item the leader assigns: exactly one
+    // process runs it.
+    let running_checkpoints = |p: &Proc| {
+        let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+        log.matches("running this flow's checkpoints").count() as i64
+            - log.matches("checkpoints handed back").count() as i64
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut runners: Vec<i64> = Vec::new();
+    while Instant::now() < deadline {
+        runners = procs.0.iter().map(running_checkpoints).collect();
+        if runners.iter().sum::<i64>() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        runners.iter().sum::<i64>(),
+        1,
+        "checkpoints run once: {runners:?}"
+    );
 
     let records = sample_records(600, 6);
     let (first, second) = records.split_at(300);
