@@ -320,6 +320,18 @@ pub fn plan_incremental(
     wanted.into_values().collect()
 }
 
+/// What the planner makes of a source entry: its value, or `None` when the
+/// target is to inherit its own default (a DELETE), as [`plan_incremental`]
+/// decides. Remembered per pass so that a later DELETE of a target override
+/// is told apart from a change on the source.
+fn planned_value(e: &ConfigEntry, settings: &ConfigSyncSettings) -> Option<String> {
+    if is_default(e) && !settings.defaults_from_source() {
+        None
+    } else {
+        e.value.clone()
+    }
+}
+
 /// The whole config the legacy AlterConfigs would set on a remote topic, or
 /// `None` when the target's topic-level overrides already equal it. Keys the
 /// target overrides that the source does not send (excluded keys included)
@@ -922,8 +934,10 @@ impl TopicConfigSync {
         }
         for p in &state.pairs {
             for e in &p.source {
-                self.seen_source
-                    .insert((p.source_topic.clone(), e.name.clone()), e.value.clone());
+                self.seen_source.insert(
+                    (p.source_topic.clone(), e.name.clone()),
+                    planned_value(e, &self.settings),
+                );
             }
         }
         Ok(())
@@ -1433,6 +1447,35 @@ mod tests {
         assert_eq!(
             classify_change(None, None, Some("1")),
             ChangeKind::NewOnTarget
+        );
+    }
+
+    #[test]
+    fn a_later_delete_of_a_target_override_is_a_revert_not_a_source_change() {
+        // The source's cleanup.policy is its default: the planner DELETEs a
+        // target override, so what was seen is "no value", and a second pass
+        // that deletes a new override on the target is a revert.
+        let from_target = ConfigSyncSettings::default();
+        let default_on_source = e("cleanup.policy", "delete", S::Default);
+        let seen = planned_value(&default_on_source, &from_target);
+        assert_eq!(seen, None);
+        assert_eq!(
+            classify_change(Some("compact"), Some(seen.as_deref()), None),
+            ChangeKind::RevertsTargetValue
+        );
+        // With use.defaults.from=source the default value itself is set.
+        let from_source = ConfigSyncSettings {
+            use_defaults_from: UseDefaultsFrom::Source,
+            ..ConfigSyncSettings::default()
+        };
+        assert_eq!(
+            planned_value(&default_on_source, &from_source).as_deref(),
+            Some("delete")
+        );
+        let set_on_source = e("retention.ms", "1000", S::DynamicTopic);
+        assert_eq!(
+            planned_value(&set_on_source, &from_target).as_deref(),
+            Some("1000")
         );
     }
 
