@@ -77,11 +77,12 @@ pub async fn run(config: &Path, connect: bool) -> anyhow::Result<()> {
             .await?;
             for (t, meta) in client.list_topics().await? {
                 if !meta.is_internal
-                    && policy::should_replicate_topic(
+                    && policy::should_replicate_topic_with_heartbeats(
                         &plan.policy,
                         &plan.topic_filter,
                         &plan.target_alias,
                         &t,
+                        f.heartbeats_replication_enabled,
                     )
                 {
                     println!(

@@ -219,11 +219,12 @@ pub async fn collect(config: &Path) -> anyhow::Result<Status> {
         let mut tps = Vec::new();
         for (t, meta) in source.list_topics().await? {
             if !meta.is_internal
-                && policy::should_replicate_topic(
+                && policy::should_replicate_topic_with_heartbeats(
                     &plan.policy,
                     &plan.topic_filter,
                     &plan.target_alias,
                     &t,
+                    f.heartbeats_replication_enabled,
                 )
             {
                 tps.extend(meta.partitions.keys().map(|p| (t.clone(), *p)));

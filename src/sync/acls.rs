@@ -167,19 +167,22 @@ pub async fn dry_run(
         )]);
     };
     let plan = plan_acls(&src, &read_target(target).await, topics);
+    Ok(dry_run_lines(&plan, &topics.target_alias))
+}
+
+/// The lines [`dry_run`] prints for a plan.
+fn dry_run_lines(plan: &AclPlan, target_alias: &str) -> Vec<String> {
     let mut out: Vec<String> = plan
         .warnings
         .iter()
         .map(|w| format!("warning: {w}"))
         .collect();
-    out.extend(plan.create.iter().map(|b| {
-        format!(
-            "would add ACL {} on {}",
-            describe_binding(b),
-            topics.target_alias
-        )
-    }));
-    Ok(out)
+    out.extend(
+        plan.create
+            .iter()
+            .map(|b| format!("would add ACL {} on {target_alias}", describe_binding(b))),
+    );
+    out
 }
 
 /// The periodic ACL sync of one flow: at start, then every
@@ -374,6 +377,22 @@ mod tests {
                 acl("A.orders", Pat::Literal, Perm::Deny, Op::All),
             ]
         );
+    }
+
+    #[test]
+    fn the_dry_run_says_which_acls_would_be_added_where() {
+        let src = [
+            acl("orders", Pat::Literal, Perm::Allow, Op::All),
+            acl("orders", Pat::Literal, Perm::Allow, Op::Read),
+        ];
+        let lines = dry_run_lines(&plan_acls(&src, &[], &topics()), "B");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("would add ACL "), "{lines:?}");
+        assert!(
+            lines[0].contains("A.orders") && lines[0].ends_with(" on B"),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("User:alice"), "{lines:?}");
     }
 
     #[test]
