@@ -80,6 +80,38 @@ async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() 
         0.0
     );
     assert!(sum_metric(&text, "kmirror_batches_total", "path=\"passthrough\"") > 0.0);
+    // Series created at 0 when each partition and sync started, so alerts see
+    // their first change.
+    for p in 0..3 {
+        assert!(
+            text.contains(&format!("kmirror_upstream_lost_records_total{{source=\"A\",target=\"B\",topic=\"{remote}\",partition=\"{p}\"}} 0")),
+            "partition {p}:\n{text}"
+        );
+    }
+    for sync in ["progress", "heartbeats", "checkpoints"] {
+        let l = format!("source=\"A\",target=\"B\",sync=\"{sync}\"");
+        assert!(
+            text.contains(&format!("kmirror_sync_errors_total{{{l}}} 0")),
+            "{sync}:\n{text}"
+        );
+    }
+    // Heartbeats (every second) and the first checkpoint round have succeeded.
+    let mut synced = false;
+    for _ in 0..40 {
+        let (_, text) = http_get(&addr, "/metrics").await;
+        if ["heartbeats", "checkpoints"].iter().all(|sync| {
+            sum_metric(
+                &text,
+                "kmirror_sync_last_success_timestamp_seconds",
+                &format!("sync=\"{sync}\""),
+            ) > 1.6e9
+        }) {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(synced, "heartbeats and checkpoints reported success");
     let (code, status) = http_get(&addr, "/status").await;
     assert_eq!(code, 200);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
@@ -113,6 +145,31 @@ async fn metrics_count_every_record_lag_drains_and_healthz_follows_the_target() 
     }
     assert!(lagging, "lag did not rise while the target was down");
     let (_, text) = http_get(&addr, "/metrics").await;
+    assert!(
+        sum_metric(&text, "kmirror_lag_seconds", &format!("topic=\"{remote}\"")) > 0.0,
+        "recovery point while records are behind:\n{text}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&http_get(&addr, "/status").await.1).unwrap();
+    for p in status[0]["partitions"].as_array().unwrap() {
+        if p["lag_records"].as_i64().unwrap() > 0 {
+            assert!(p["lag_seconds"].as_f64().unwrap() > 0.0, "{p}");
+        }
+    }
+    // Heartbeats to the stopped target fail and are counted.
+    let mut failing = false;
+    for _ in 0..80 {
+        let (_, text) = http_get(&addr, "/metrics").await;
+        if sum_metric(&text, "kmirror_sync_errors_total", "sync=\"heartbeats\"") > 0.0 {
+            failing = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        failing,
+        "heartbeat errors counted while the target was down"
+    );
     assert!(text.contains("kmirror_sync_last_success_timestamp_seconds{source=\"A\",target=\"B\",sync=\"progress\"}"), "{text}");
     b.restart();
     let mut up = false;
@@ -167,11 +224,33 @@ async fn recreated_source_topic_is_detected_reported_and_replicated_from_its_sta
         text.contains(&format!("kmirror_upstream_lost_records_total{{source=\"A\",target=\"B\",topic=\"{remote}\",partition=\"0\"}}")),
         "re-creation reported in the lost-records counter:\n{text}"
     );
+    // The old topic's high watermark (30) is forgotten at the restart: the
+    // new topic (20 records) is caught up.
+    let mut caught_up = false;
+    for _ in 0..40 {
+        let s = metrics.status();
+        if let Some(p) = s
+            .iter()
+            .flat_map(|f| &f.partitions)
+            .find(|p| p.topic == remote)
+            && p.position == second.len() as i64
+            && p.lag_records == 0
+        {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        caught_up,
+        "lag of the re-created topic: {:?}",
+        metrics.status()
+    );
     if a.is_tansu() {
         crate::harness::not_run(
             "recreated_source_topic_is_detected... (retention / DeleteRecords gap)",
             "DeleteRecords or time-based retention (tansu 0.6.0 drops the connection on DeleteRecords)",
-            "engine::check_integrity's `position < log start` branch, same code path as re-creation",
+            "unit test engine::integrity_tests::records_deleted_below_the_position_are_lost_from_position_to_log_start (the decision), and truncated_source_log_is_reported_counted_and_resumed_at_the_log_end (the same restart and counting path)",
         );
     }
     flow.stop().await;
@@ -206,6 +285,221 @@ fn alert_rules_pass_promtool() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `deploy/alerts_test.yml`: the rules fire for the worst partition's lag (not a sum),
+/// for a first loss and a loss found before the first scrape, for stale and never-succeeded
+/// syncs, and not for idle progress writers.
+#[test]
+fn alert_rules_unit_tests_pass_promtool() {
+    if !have("promtool") {
+        crate::harness::not_run(
+            "alert_rules_unit_tests_pass_promtool",
+            "promtool (Debian package prometheus)",
+            "nothing",
+        );
+        return;
+    }
+    let out = std::process::Command::new("promtool")
+        .args([
+            "test",
+            "rules",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts_test.yml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A `tracing` writer into a shared buffer, to read the log lines a test caused.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Kafka keeps kmirror's position above the log end after an unclean leader election; here
+/// the saved progress (offset 100) is past the end of a 10-record source partition with the
+/// same topic id. kmirror logs the loss with its range, counts `position - log end` = 90
+/// records and resumes at the log end: the records produced next are replicated.
+#[test]
+fn truncated_source_log_is_reported_counted_and_resumed_at_the_log_end() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // Every task of the flow runs on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let a = Broker::start(1);
+        let b = Broker::start(2);
+        let t = topic_name("truncated");
+        create(&client(&a).await, &t, 1).await;
+        let first = sample_records(10, 1);
+        oracle::call(
+            &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": first}),
+        );
+        let metrics = Arc::new(Metrics::default());
+        let mut plan = fast_plan(&a, "A", &b, "B");
+        plan.metrics = Arc::clone(&metrics);
+        plan.integrity_interval = Duration::from_millis(300);
+        // Progress saved by an earlier run: last replicated offset 99.
+        let cb = client(&b).await;
+        let progress = plan.progress.progress_topic.clone();
+        kmirror::sync::io::ensure_compacted_topic(&cb, &progress, 1)
+            .await
+            .unwrap();
+        let key = kmirror::internal_topics::source_offset_key("A", &t, 0);
+        let value = kmirror::internal_topics::source_offset_value(99);
+        let record = kmirror_protocol::batch::records::Record::new(
+            Some(&key),
+            Some(&value),
+            1_700_000_000_000,
+        );
+        kmirror::sync::io::write_records(&cb, &progress, vec![record])
+            .await
+            .unwrap();
+        let flow = Running::start(plan);
+        let remote = format!("A.{t}");
+        let labels = format!("source=\"A\",target=\"B\",topic=\"{remote}\",partition=\"0\"");
+        let mut lost = None;
+        for _ in 0..120 {
+            let text = metrics.render();
+            lost = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!("kmirror_upstream_lost_records_total{{{labels}}} "))
+                })
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| *v > 0.0);
+            if lost.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(lost, Some(90.0), "lost records = position - log end");
+        let line = logs
+            .text()
+            .lines()
+            .find(|l| l.contains("DATA LOSS") && l.contains(&t))
+            .map(str::to_owned);
+        let line = line.unwrap_or_else(|| panic!("no DATA LOSS line:\n{}", logs.text()));
+        for part in [
+            "ERROR",
+            "truncated",
+            "partition=0",
+            "from=10",
+            "to=100",
+            "lost=90",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        // Resumed at the log end: what is produced next is replicated, nothing else.
+        let more: Vec<serde_json::Value> = sample_records(15, 1).into_iter().skip(10).collect();
+        oracle::call(
+            &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": more}),
+        );
+        let got = wait_for_records(&b, &remote, 1, more.len()).await;
+        crate::forward::assert_same(&got, &more, 1);
+        flow.stop().await;
+    });
+}
+
+/// `metrics.num.samples` and `metrics.sample.window.ms` are read at top level: `kmirror check`
+/// accepts them without a note, warns at cluster level, and `kmirror run` refuses a value
+/// that cannot make a window before connecting anywhere.
+#[test]
+fn metric_window_keys_are_read_at_top_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:1\nB.bootstrap.servers = 127.0.0.1:1\n\
+                A->B.enabled = true\nscale.out.enabled = false\n";
+    let cfg = crate::cli::write_config(
+        &dir,
+        &format!("{base}metrics.num.samples = 3\nmetrics.sample.window.ms = 10000\n"),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .arg("check")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("metrics.num.samples"), "{all}");
+    assert!(!all.contains("metrics.sample.window.ms"), "{all}");
+    let cfg = crate::cli::write_config(&dir, &format!("{base}A.metrics.num.samples = 3\n"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .arg("check")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("A.metrics.num.samples"), "{all}");
+    let cfg = crate::cli::write_config(&dir, &format!("{base}metrics.num.samples = 0\n"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+        .arg("run")
+        .arg(&cfg)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "kmirror run kept running: {err}"
+    );
+    assert!(
+        err.contains("metrics.num.samples = 0: expected a whole number of at least 1"),
+        "{err}"
     );
 }
 
