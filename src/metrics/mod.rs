@@ -75,7 +75,9 @@ pub struct SyncLabels {
     pub source: String,
     /// Target cluster alias.
     pub target: String,
-    /// `offset-syncs`, `progress`, `checkpoints`, `topic-configs`, `acls`, ...
+    /// `progress`, `offset-syncs` (data path, written when records were
+    /// replicated); `topic-configs`, `acls`, `heartbeats`, `checkpoints`,
+    /// `group-offsets` (leaves, one report per timer round).
     pub sync: String,
 }
 
