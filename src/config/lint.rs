@@ -21,10 +21,20 @@
 //!   differently from MM2.
 //! * **Warning**: everything else that is surprising but cannot make kmirror replicate the wrong
 //!   thing: unknown keys far from any known one (MM2 ignores them too), Connect-only and JVM-only
-//!   settings (`*.storage.*`, converters, `offset.flush.*`, `tasks.max`, REST,
+//!   settings (`*.storage.*`, converters, `offset.flush.timeout.ms`, `tasks.max`, REST,
 //!   `metric.reporters`, transforms, Java keystores, config provider classes kmirror does not
 //!   implement, ...) including bad values of those keys, keys MM2 ignores where they are
 //!   written, and inline comments in free-form values.
+//!
+//! Kafka client settings (`{alias}.consumer.*`, `{alias}.producer.*`, `{alias}.admin.*`, their
+//! flow-level forms, and the connection keys `security.protocol`, `ssl.*`, `sasl.*`) follow the
+//! same rule, with one table of the leaves kmirror reads in [`super::clients`]: a bad value of
+//! one of those is an error (`buffer.memory = 32MB`), every other client setting a warning saying
+//! why kmirror ignores it (`acks`, `linger.ms`, `{alias}.admin.*`, `auto.offset.reset = latest`).
+//!
+//! `{target}.offset.flush.interval.ms` is read: it is how often kmirror saves the progress of
+//! the flows into that cluster (`engine::plan`), as Connect commits MM2's source offsets that
+//! often; a value that is not a whole number of at least 1 ms is an error.
 //!
 //! `config.providers*` keys are checked by [`super::providers`], which also expands the
 //! `${provider:path:key}` references before this module sees the values. Diagnostics never
@@ -67,6 +77,7 @@
 //!   every 5 s, `sync.group.offsets.enabled` true): kmirror uses the source's defaults; see the
 //!   constants in [`super::mm2`].
 
+use super::clients;
 use super::mm2::{
     self, Collector, DEFAULT_FORWARDING_ADMIN_CLASS, DEFAULT_TOPIC_FILTER_CLASS, ErrorKind, RawMap,
     WarningKind,
@@ -94,6 +105,10 @@ pub(crate) enum Ty {
     Seconds,
     /// A LONG number of milliseconds, at least 0.
     Millis,
+    /// A Kafka client INT with `atLeast(min)` (`-1`, `0` or `1`).
+    IntMin(i32),
+    /// A Kafka client or Connect LONG with `atLeast(min)` (`0` or `1`).
+    LongMin(i64),
     /// A list of Java regexes (checked with Rust's engine).
     Regexes,
     /// `bootstrap.servers`.
@@ -190,8 +205,7 @@ const ERRORS: &str =
 const SET_BY_MM2: &str = "MM2 fills this in per connector from the flow";
 const WORKER: &str = "Connect worker setting; kmirror has no Connect worker";
 const WORKER_CLIENT: &str = "in MM2 this cluster-level key reaches only the Connect worker, not the replication clients; for kmirror's clients use {alias}.consumer.<key>, {alias}.producer.<key> or {alias}.admin.<key>";
-const OFFSET_FLUSH: &str =
-    "Connect's offset-commit cadence; kmirror stores source positions as the target acknowledges";
+const OFFSET_FLUSH: &str = "Connect's offset-commit timeout; kmirror saves progress every {target}.offset.flush.interval.ms with no separate timeout";
 const EOS: &str = "exactly-once source support is not implemented by kmirror";
 const POLL: &str = "MM2's consumer poll timeout; kmirror's fetch loop has none";
 const SOURCE_TAG: &str =
@@ -643,12 +657,9 @@ static SPECS: &[Spec] = &[
         Ty::ReplicationFactor,
         Note::Unused(CONNECT_STATE)
     ),
-    spec!(
-        "offset.flush.interval.ms",
-        C,
-        Ty::Long,
-        Note::Unused(OFFSET_FLUSH)
-    ),
+    // kmirror's progress-save cadence for the flows into this cluster (`engine::plan`), as
+    // Connect's offset commits are for MM2; read only per target cluster, as MM2 reads it.
+    spec!("offset.flush.interval.ms", C, Ty::LongMin(1)),
     spec!(
         "offset.flush.timeout.ms",
         C,
@@ -1545,14 +1556,21 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, c: &mut Collector) {
     }
     let sub = cls.sub;
     let found = lookup(cls.scope, sub);
+    // A Kafka client setting: the client it configures and the leaf after the prefix.
+    let client = match found {
+        Lookup::Prefix(p) => clients::role_of(cls.scope == Scope::Flow, p.prefix)
+            .map(|role| (role, p.prefix, &sub[p.prefix.len()..])),
+        _ => None,
+    };
 
     // Inline comments: an error where the comment changes a typed value, else a warning.
     // Keys kmirror ignores never fail the file: their problems are warnings.
     let read_by_kmirror = |spec: &Spec| spec.note == Note::None || spec.name == "tasks.max";
     let typed = match found {
-        Lookup::Exact(spec) if read_by_kmirror(spec) => Some(spec.ty).filter(|t| t.is_typed()),
-        _ => None,
-    };
+        Lookup::Exact(spec) if read_by_kmirror(spec) => Some(spec.ty),
+        _ => client.and_then(|(role, _, leaf)| clients::read_type(role, leaf)),
+    }
+    .filter(|t| t.is_typed());
     if let Some(at) = inline_comment_at(&e.value) {
         let comment = e.value[at..].to_string();
         match typed {
@@ -1592,6 +1610,9 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, c: &mut Collector) {
             if let Some(w) = note_warning(spec.note, value) {
                 c.warn(line, key, w);
             }
+            if spec.note == Note::None {
+                clients::lint_connection(e.line, key, sub, &e.value, None, c);
+            }
         }
         Lookup::Misplaced(spec) => c.warn(
             line,
@@ -1601,14 +1622,18 @@ fn lint_entry(e: &Entry, aliases: &[String], listed: bool, c: &mut Collector) {
             },
         ),
         Lookup::Prefix(p) => {
-            if cls.scope == Scope::Flow && p.prefix == "producer." {
-                c.warn(
-                    line,
-                    key,
-                    WarningKind::Ineffective {
-                        reason: "in MM2 a flow-level producer.* setting reaches only the offset-syncs producer; replicated records are written with {target}.producer.* and {source}->{target}.producer.override.*".to_string(),
-                    },
-                );
+            let rest = &sub[p.prefix.len()..];
+            match (client, p.prefix) {
+                (Some((role, prefix, leaf)), _) => {
+                    clients::lint_leaf(e.line, key, role, prefix, leaf, &e.value, c);
+                }
+                (None, prefix @ ("source.cluster." | "target.cluster.")) => {
+                    clients::lint_connection(e.line, key, rest, &e.value, Some(prefix), c);
+                }
+                (None, "ssl." | "sasl.") => {
+                    clients::lint_connection(e.line, key, sub, &e.value, None, c);
+                }
+                _ => {}
             }
             if let Some(w) = note_warning(p.note, &e.value) {
                 c.warn(line, key, w);

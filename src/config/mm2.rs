@@ -28,6 +28,11 @@
 //! So for a consumer property `P` of flow `A->B`: `A->B.source.consumer.P` > `A.consumer.P` >
 //! `A->B.consumer.P`, and a top-level `consumer.P` is ignored (with a warning).
 //!
+//! kmirror configures its connections from two of these maps only, `source_consumer` (source
+//! side) and `target_producer` (target side); [`super::clients`] lists the keys it reads from
+//! them (typed: a bad value is an error) and warns about every other client key. The other maps
+//! are kept to describe what MM2 would do.
+//!
 //! # Which flows exist
 //!
 //! [`Mm2Config::flows`] holds one entry per ordered pair MM2 would create a *herder* for: the pair
@@ -1286,6 +1291,17 @@ pub(crate) fn parse_number(
         })
 }
 
+/// What a number was expected to look like: Kafka's clients take no units (`32MB`, `5s`).
+fn number_expected(value: &str) -> &'static str {
+    let t = java_trim(value);
+    if t.starts_with(|c: char| c.is_ascii_digit()) && t.contains(|c: char| c.is_ascii_alphabetic())
+    {
+        "a whole number, without a unit"
+    } else {
+        "a whole number"
+    }
+}
+
 /// Checks a value against its type; `Ok` means MM2 and kmirror both accept it.
 pub(crate) fn check_value(ty: Ty, value: &str) -> std::result::Result<(), ErrorKind> {
     let range = |ok: bool, v: &str, expected: &'static str| {
@@ -1325,6 +1341,27 @@ pub(crate) fn check_value(ty: Ty, value: &str) -> std::result::Result<(), ErrorK
         Ty::Millis => {
             let n = parse_number(value, "a whole number of milliseconds")?;
             range(n >= 0, value, "0 or more milliseconds")
+        }
+        Ty::IntMin(min) => {
+            let n = parse_number(value, number_expected(value))?;
+            let expected = match min {
+                -1 => "-1 (the OS default) or 1 to 2147483647",
+                0 => "0 to 2147483647",
+                _ => "1 to 2147483647",
+            };
+            range(
+                n >= i64::from(min) && i32::try_from(n).is_ok(),
+                value,
+                expected,
+            )
+        }
+        Ty::LongMin(min) => {
+            let n = parse_number(value, number_expected(value))?;
+            range(
+                n >= min,
+                value,
+                if min > 0 { "at least 1" } else { "0 or more" },
+            )
         }
         Ty::Regexes => check_regexes(&parse_list(value)),
         Ty::Hosts => match parse_hosts(value).into_iter().find_map(|h| h.err()) {
@@ -2040,6 +2077,8 @@ fn cross_checks(
         let line = raw.get("clusters").map(|r| r.line);
         c.warn(line, "clusters", WarningKind::NoEnabledFlows);
     }
+    let aliases: Vec<&str> = clusters.iter().map(|cl| cl.alias.as_str()).collect();
+    super::clients::role_checks(raw, &aliases, flows, c);
 
     for f in flows.iter().filter(|f| f.enabled) {
         let origin_of = |key: &str| -> (Option<usize>, String) {
@@ -2303,7 +2342,27 @@ mod tests {
             e.errors[0].to_string(),
             "seed_example_5.properties: clusters: missing required key; MM2 refuses to start without it; add `clusters = us-west, us-east`"
         );
-        assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+        // The seed's admin client addresses mean nothing to kmirror: one warning each, naming
+        // the key kmirror reads instead.
+        let admin: Vec<(Option<usize>, &str)> = e
+            .warnings
+            .iter()
+            .map(|w| (w.line, w.key.as_str()))
+            .collect();
+        assert_eq!(
+            admin,
+            vec![
+                (Some(3), "us-west.admin.bootstrap.servers"),
+                (Some(8), "us-east.admin.bootstrap.servers")
+            ]
+        );
+        assert!(
+            e.warnings[0]
+                .to_string()
+                .contains("from us-west.bootstrap.servers"),
+            "{}",
+            e.warnings[0]
+        );
     }
 
     #[test]

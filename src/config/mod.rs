@@ -6,6 +6,8 @@
 //!   errors ([`ConfigError`], collected in [`ConfigErrors`]) and warnings ([`Diagnostic`]).
 //! * [`lint`]: typo detection and the notes on keys kmirror does not use; its module docs record
 //!   how the seed document's own mistakes are treated.
+//! * [`clients`]: the Kafka client settings (`{alias}.consumer.*`, `{alias}.producer.*`,
+//!   `{alias}.admin.*`, `ssl.*`, ...): the ones kmirror reads, typed, and why it ignores the rest.
 //! * [`providers`]: Kafka's config providers (`${file:/path:key}`, `${env:NAME}`,
 //!   `${dir:/path:file}`), expanded before anything reads the values, and the rule for which
 //!   values are secrets ([`is_sensitive`], [`redact`]): they are printed as [`HIDDEN`].
@@ -21,6 +23,7 @@
 //! assert_eq!(flow.topics, vec![".*"]);
 //! ```
 
+pub mod clients;
 pub mod lint;
 pub mod mm2;
 pub mod properties;

@@ -173,45 +173,88 @@ pub enum PlanError {
         /// The alias.
         alias: String,
     },
+    /// A client setting whose value cannot be used. `config::mm2` reports these with file, line
+    /// and key; this only catches maps that did not come from a checked file.
+    #[error("flow {flow}: {client} {key}: {problem}")]
+    InvalidValue {
+        /// `source->target`.
+        flow: String,
+        /// Which settings: `source consumer` or `target producer`.
+        client: &'static str,
+        /// The client key (e.g. `buffer.memory`).
+        key: String,
+        /// What is wrong with the value.
+        problem: String,
+    },
 }
 
-fn num<T: std::str::FromStr>(
-    props: &std::collections::BTreeMap<String, String>,
-    key: &str,
-) -> Option<T> {
-    props.get(key).and_then(|v| v.trim().parse().ok())
+type Props = std::collections::BTreeMap<String, String>;
+
+/// One client map of a flow, read with the types of `config::clients` (never a silent
+/// default for a value that does not parse).
+struct Client<'a> {
+    flow: &'a str,
+    client: &'static str,
+    props: &'a Props,
 }
 
-fn client_config(
-    flow: &str,
-    alias: &str,
-    props: &std::collections::BTreeMap<String, String>,
-) -> Result<ClientConfig, PlanError> {
+impl Client<'_> {
+    fn invalid(&self, key: &str, problem: String) -> PlanError {
+        PlanError::InvalidValue {
+            flow: self.flow.to_owned(),
+            client: self.client,
+            key: key.to_owned(),
+            problem,
+        }
+    }
+
+    fn num<T: TryFrom<i64>>(&self, key: &str) -> Result<Option<T>, PlanError> {
+        let Some(v) = self.props.get(key) else {
+            return Ok(None);
+        };
+        let n =
+            crate::config::clients::number(key, v).map_err(|e| self.invalid(key, e.to_string()))?;
+        T::try_from(n)
+            .map(Some)
+            .map_err(|_| self.invalid(key, format!("{n} is out of range")))
+    }
+
+    fn millis(&self, key: &str) -> Result<Option<Duration>, PlanError> {
+        Ok(self.num::<u64>(key)?.map(Duration::from_millis))
+    }
+
+    /// A socket buffer size: Java's name, else librdkafka's; `-1` keeps the OS default.
+    fn socket_buffer(&self, java: &str, librdkafka: &str) -> Result<Option<u32>, PlanError> {
+        let key = if self.props.contains_key(java) {
+            java
+        } else {
+            librdkafka
+        };
+        Ok(self.num::<i64>(key)?.and_then(|n| u32::try_from(n).ok()))
+    }
+}
+
+fn client_config(flow: &str, alias: &str, side: &Client<'_>) -> Result<ClientConfig, PlanError> {
     use kmirror_protocol::client::TcpConnector;
+    let props = side.props;
     let mut c = ClientConfig::default();
     if let Some(id) = props.get("client.id") {
         c.conn.client_id = Some(id.clone());
     }
-    if let Some(ms) = num::<u64>(props, "request.timeout.ms") {
-        c.conn.request_timeout = Duration::from_millis(ms);
+    if let Some(t) = side.millis("request.timeout.ms")? {
+        c.conn.request_timeout = t;
     }
-    if let Some(ms) = num::<u64>(props, "retry.backoff.ms") {
-        c.backoff.initial = Duration::from_millis(ms);
+    if let Some(t) = side.millis("retry.backoff.ms")? {
+        c.backoff.initial = t;
     }
-    if let Some(ms) = num::<u64>(props, "retry.backoff.max.ms") {
-        c.backoff.max = Duration::from_millis(ms);
+    if let Some(t) = side.millis("retry.backoff.max.ms")? {
+        c.backoff.max = t;
     }
-    // Kafka: -1 means the OS default.
-    let buf = |k| {
-        num::<i64>(props, k)
-            .filter(|v| *v > 0)
-            .map(|v| v.min(i64::from(u32::MAX)) as u32)
-    };
     let tcp = TcpConnector {
-        send_buffer_bytes: buf("socket.send.buffer.bytes"),
-        receive_buffer_bytes: buf("socket.receive.buffer.bytes"),
-        connect_timeout: num::<u64>(props, "socket.connection.setup.timeout.max.ms")
-            .map(Duration::from_millis),
+        send_buffer_bytes: side.socket_buffer("send.buffer.bytes", "socket.send.buffer.bytes")?,
+        receive_buffer_bytes: side
+            .socket_buffer("receive.buffer.bytes", "socket.receive.buffer.bytes")?,
+        connect_timeout: side.millis("socket.connection.setup.timeout.max.ms")?,
     };
     let security =
         kmirror_protocol::client::security::from_props(|k| props.get(k).map(String::as_str), tcp)
@@ -251,8 +294,18 @@ impl FlowPlan {
         plan.config = Some(std::sync::Arc::new(f.clone()));
         plan.source_bootstrap = bootstrap(&f.source)?;
         plan.target_bootstrap = bootstrap(&f.target)?;
-        plan.source_client = client_config(&name, &f.source, &f.source_consumer)?;
-        plan.target_client = client_config(&name, &f.target, &f.target_producer)?;
+        let c = Client {
+            flow: &name,
+            client: "source consumer",
+            props: &f.source_consumer,
+        };
+        let pr = Client {
+            flow: &name,
+            client: "target producer",
+            props: &f.target_producer,
+        };
+        plan.source_client = client_config(&name, &f.source, &c)?;
+        plan.target_client = client_config(&name, &f.target, &pr)?;
         let p = &f.replication_policy;
         plan.policy = match p.class {
             PolicyKind::Identity => ReplicationPolicy::Identity {
@@ -275,60 +328,79 @@ impl FlowPlan {
             // Discovery still runs once at start.
             Duration::from_secs(365 * 24 * 3600)
         };
-        let c = &f.source_consumer;
-        if let Some(v) = c.get("isolation.level") {
+        // kmirror's default is read_committed (README, "Differences from MM2").
+        if let Some(v) = c.props.get("isolation.level") {
             plan.fetch.isolation = match v.trim() {
                 "read_uncommitted" => IsolationLevel::ReadUncommitted,
-                _ => IsolationLevel::ReadCommitted,
+                "read_committed" => IsolationLevel::ReadCommitted,
+                other => {
+                    return Err(c.invalid(
+                        "isolation.level",
+                        format!(
+                            "invalid value \"{other}\": expected read_committed or read_uncommitted"
+                        ),
+                    ));
+                }
             };
         }
         plan.classify.read_committed = plan.fetch.isolation == IsolationLevel::ReadCommitted;
-        if let Some(v) = num::<u64>(c, "fetch.max.wait.ms") {
-            plan.fetch.max_wait = Duration::from_millis(v);
+        if let Some(t) = c.millis("fetch.max.wait.ms")? {
+            plan.fetch.max_wait = t;
         }
-        if let Some(v) = num(c, "fetch.min.bytes") {
+        if let Some(v) = c.num("fetch.min.bytes")? {
             plan.fetch.min_bytes = v;
         }
-        if let Some(v) = num(c, "fetch.max.bytes") {
+        if let Some(v) = c.num("fetch.max.bytes")? {
             plan.fetch.max_bytes = v;
         }
-        if let Some(v) = num(c, "max.partition.fetch.bytes") {
+        if let Some(v) = c.num::<i32>("max.partition.fetch.bytes")? {
             plan.fetch.partition_max_bytes = v;
-            plan.fetch.partition_buffer_bytes = (4 * v.max(1)) as usize;
+            plan.fetch.partition_buffer_bytes = 4 * usize::try_from(v.max(1)).unwrap_or(1);
         }
-        let pr = &f.target_producer;
-        if let Some(v) = num::<usize>(pr, "buffer.memory") {
+        if let Some(v) = pr.num::<usize>("buffer.memory")? {
             plan.fetch.flow_buffer_bytes = v;
         }
-        if let Some(v) = num::<usize>(pr, "max.in.flight.requests.per.connection") {
+        // The config layer warns above 5: the producer is idempotent.
+        if let Some(v) = pr.num::<usize>("max.in.flight.requests.per.connection")? {
             plan.max_in_flight = v.clamp(1, 5);
         }
-        if let Some(v) = num::<usize>(pr, "max.request.size") {
+        if let Some(v) = pr.num::<usize>("max.request.size")? {
             plan.classify.max_batch_bytes = v;
         }
-        if let Some(v) = num::<i32>(pr, "request.timeout.ms") {
+        if let Some(v) = pr.num::<i32>("request.timeout.ms")? {
             plan.produce_timeout_ms = v;
         }
-        if let Some(v) = pr.get("compression.type") {
+        if let Some(v) = pr.props.get("compression.type") {
             let v = v.trim();
             plan.classify.target_compression = match Compression::from_name(v) {
                 Some(codec) => Some(codec),
                 None if v == "producer" => None,
                 None => {
-                    return Err(PlanError::Unsupported {
-                        flow: name,
-                        key: "producer.compression.type".into(),
-                        value: v.to_owned(),
-                        why: "expected none, gzip, snappy, lz4 or zstd".into(),
-                    });
+                    return Err(pr.invalid(
+                        "compression.type",
+                        format!(
+                            "invalid value \"{v}\": expected none, gzip, snappy, lz4, zstd or producer"
+                        ),
+                    ));
                 }
             };
         }
-        // A Connect worker setting, which MM2 reads per target cluster.
-        if let Some(ms) = cfg
+        // A Connect worker setting, which MM2 reads per target cluster: how often progress is
+        // saved (typed in `config::lint`; at least 1 ms there, raised to 10 ms here).
+        if let Some(v) = cfg
             .cluster(&f.target)
-            .and_then(|c| num::<u64>(&c.props, "offset.flush.interval.ms"))
+            .and_then(|c| c.props.get("offset.flush.interval.ms"))
         {
+            let ms = crate::config::mm2::parse_number(v, "a whole number")
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| PlanError::InvalidValue {
+                    flow: name.clone(),
+                    client: "target cluster",
+                    key: "offset.flush.interval.ms".to_owned(),
+                    problem: format!("invalid value \"{v}\": expected at least 1 (milliseconds)"),
+                })?;
             plan.progress.flush_interval = Duration::from_millis(ms.max(10));
         }
         plan.progress.emit_offset_syncs = f.emit_offset_syncs_enabled;
@@ -370,5 +442,98 @@ mod from_config_tests {
         let f = cfg.flow("A", "B").unwrap();
         let p = FlowPlan::from_config(&cfg, f).unwrap();
         assert_eq!(p.progress.flush_interval, Duration::from_millis(200));
+    }
+
+    const BASE: &str = "clusters = A, B\nA.bootstrap.servers = h:1\nB.bootstrap.servers = h:2\nA->B.enabled = true\n";
+
+    fn plan(extra: &str) -> Result<FlowPlan, PlanError> {
+        let cfg = crate::config::mm2::parse_str(&format!("{BASE}{extra}"), "t.properties")
+            .expect("valid");
+        let f = cfg.flow("A", "B").expect("flow");
+        FlowPlan::from_config(&cfg, f)
+    }
+
+    #[test]
+    fn client_settings_kmirror_reads_reach_the_plan() {
+        use kmirror_protocol::client::api::fetch::IsolationLevel;
+        let p = plan(
+            "A.consumer.isolation.level = read_uncommitted\n\
+             A.consumer.fetch.max.wait.ms = 100\n\
+             A.consumer.fetch.min.bytes = 1024\n\
+             A.consumer.fetch.max.bytes = 2097152\n\
+             A.consumer.max.partition.fetch.bytes = 65536\n\
+             A.consumer.request.timeout.ms = 12000\n\
+             B.producer.buffer.memory = 1048576\n\
+             B.producer.max.in.flight.requests.per.connection = 10\n\
+             B.producer.max.request.size = 524288\n\
+             B.producer.request.timeout.ms = 7000\n\
+             A->B.producer.override.compression.type = zstd\n",
+        )
+        .expect("plan");
+        assert_eq!(p.fetch.isolation, IsolationLevel::ReadUncommitted);
+        assert!(!p.classify.read_committed);
+        assert_eq!(p.fetch.max_wait, Duration::from_millis(100));
+        assert_eq!(p.fetch.min_bytes, 1024);
+        assert_eq!(p.fetch.max_bytes, 2_097_152);
+        assert_eq!(p.fetch.partition_max_bytes, 65_536);
+        assert_eq!(p.fetch.partition_buffer_bytes, 4 * 65_536);
+        assert_eq!(
+            p.source_client.conn.request_timeout,
+            Duration::from_secs(12)
+        );
+        assert_eq!(p.fetch.flow_buffer_bytes, 1_048_576);
+        assert_eq!(p.max_in_flight, 5);
+        assert_eq!(p.classify.max_batch_bytes, 524_288);
+        assert_eq!(p.produce_timeout_ms, 7000);
+        assert_eq!(p.target_client.conn.request_timeout, Duration::from_secs(7));
+        assert_eq!(
+            p.classify.target_compression,
+            Some(kmirror_protocol::batch::Compression::Zstd)
+        );
+    }
+
+    #[test]
+    fn kmirror_reads_isolation_level_read_committed_by_default() {
+        let p = plan("").expect("plan");
+        assert!(p.classify.read_committed);
+        let p = plan("A.consumer.isolation.level = read_committed\n").expect("plan");
+        assert!(p.classify.read_committed);
+    }
+
+    #[test]
+    fn socket_buffers_read_javas_name_first_then_librdkafkas() {
+        let p = plan(
+            "A.consumer.send.buffer.bytes = 262144\nA.consumer.socket.send.buffer.bytes = 131072\n\
+             A.consumer.socket.receive.buffer.bytes = 524288\nB.producer.send.buffer.bytes = -1\n",
+        )
+        .expect("plan");
+        let text = format!("{:?}", p.source_client.connector);
+        assert!(text.contains("send_buffer_bytes: Some(262144)"), "{text}");
+        assert!(
+            text.contains("receive_buffer_bytes: Some(524288)"),
+            "{text}"
+        );
+        let text = format!("{:?}", p.target_client.connector);
+        assert!(text.contains("send_buffer_bytes: None"), "{text}");
+    }
+
+    /// A map that did not come from a checked file (e.g. edited in code): a bad value is an
+    /// error naming the setting, never a silent default.
+    #[test]
+    fn an_unparsable_client_value_is_an_error_not_a_default() {
+        let cfg = crate::config::mm2::parse_str(BASE, "t.properties").expect("valid");
+        let mut f = cfg.flow("A", "B").expect("flow").clone();
+        f.target_producer
+            .insert("buffer.memory".into(), "32MB".into());
+        let e = FlowPlan::from_config(&cfg, &f).expect_err("32MB");
+        assert_eq!(
+            e.to_string(),
+            "flow A->B: target producer buffer.memory: invalid number \"32MB\": expected a whole number, without a unit"
+        );
+        let mut f = cfg.flow("A", "B").expect("flow").clone();
+        f.source_consumer
+            .insert("isolation.level".into(), "READ_UNCOMMITTED".into());
+        let e = FlowPlan::from_config(&cfg, &f).expect_err("case");
+        assert!(e.to_string().contains("isolation.level"), "{e}");
     }
 }
