@@ -55,6 +55,9 @@
 //! a partition with no saved progress at its earliest offset: `earliest` (or no value) is what it
 //! does; `latest`, `none` and Kafka 4.0's `by_duration:...` are warnings saying the whole retained
 //! log is copied instead; any other value is an error, as MM2's consumer refuses it.
+//! Honouring `latest` belongs in the engine's partition start, and needs the starting position
+//! saved at once: otherwise a `kill -9` before the first progress save would restart at a newer
+//! end and skip what arrived in between (MM2 has that gap, kmirror promises not to lose records).
 //!
 //! # Socket buffers
 //!
