@@ -2,13 +2,14 @@
 # Seeds fuzz/corpus/<target>/ (git-ignored) for `cargo fuzz run <target>`:
 #   - captured batches from testdata/batches (batch_rewrite gets a knob byte first),
 #   - the kept, minimized corpus and crash inputs from testdata/fuzz/<target>/
-#     (except upstream-*),
+#     (except upstream-*); for internal_records that includes the seed-* inputs
+#     built from testdata/mm2 (run it with -dict=internal_records.dict),
 #   - hand-made frames, responses, batches and legacy messages from
 #     kmirror_protocol::fuzzing::seeds() (examples/generate_seeds.rs).
 set -eu
 cd "$(dirname "$0")"
 testdata=../testdata
-targets="frame_decode response_decode batch_split batch_rewrite record_decode"
+targets="frame_decode response_decode batch_split batch_rewrite record_decode internal_records"
 for t in $targets; do
     mkdir -p "corpus/$t"
     # upstream-* inputs crash inside a dependency (see testdata/fuzz/README.md);

@@ -883,6 +883,173 @@ impl JsonParser<'_> {
     }
 }
 
+/// Fuzz entry point shared by the cargo-fuzz target `fuzz/fuzz_targets/internal_records.rs`
+/// and the stable corpus replay in `tests/it/fuzz_corpus.rs`.
+pub mod fuzzing {
+    use super::{
+        Checkpoint, Heartbeat, OffsetSync, parse_source_offset_generation, parse_source_offset_key,
+        parse_source_offset_value, source_offset_key, source_offset_value,
+        source_offset_value_with_generation,
+    };
+    use crate::group::metadata::{Assignment, MemberMetadata};
+
+    /// Which decoder an input goes to (`data[0] % 8`).
+    pub const KNOBS: [&str; 8] = [
+        "heartbeat",
+        "checkpoint",
+        "offset sync",
+        "Connect offsets key and value",
+        "group MemberMetadata",
+        "group Assignment",
+        "all of them",
+        "all of them",
+    ];
+
+    /// Arbitrary bytes into every decoder of MM2 internal records and of kmirror's group
+    /// protocol. Layout: `data[0]` picks the decoder ([`KNOBS`]), `data[1..3]` is the key length
+    /// (big-endian, clamped to what is left), then the key, then the value. The JSON decoders
+    /// (group metadata) read key and value concatenated.
+    ///
+    /// Properties (a panic is a finding):
+    /// - nothing panics on any input, and every failure is a typed error;
+    /// - a binary record that decodes re-encodes to a prefix of its input (trailing bytes are
+    ///   ignored, like Java; the value's version field is read and ignored, so it is compared
+    ///   from byte 2), and the re-encoded bytes decode to the same record;
+    /// - a Connect offsets key, offset or generation that parses is written back by
+    ///   [`source_offset_key`] / [`source_offset_value_with_generation`] and parses to the same;
+    /// - group metadata and assignments that decode re-encode and decode to the same value
+    ///   (loads within a few ULPs: serde_json's float parsing is not exactly round-trip).
+    pub fn internal_records(data: &[u8]) {
+        let [knob, hi, lo, rest @ ..] = data else {
+            return;
+        };
+        let split = usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len());
+        let (key, value) = rest.split_at(split);
+        let all = knob % 8 >= 6;
+        if all || knob % 8 == 0 {
+            heartbeat(key, value);
+        }
+        if all || knob % 8 == 1 {
+            checkpoint(key, value);
+        }
+        if all || knob % 8 == 2 {
+            offset_sync(key, value);
+        }
+        if all || knob % 8 == 3 {
+            connect_offsets(key, value);
+        }
+        if all || knob % 8 == 4 {
+            member_metadata(rest);
+        }
+        if all || knob % 8 == 5 {
+            assignment(rest);
+        }
+    }
+
+    /// `encoded` is the start of `input`, from byte `from` on.
+    fn is_prefix(encoded: &[u8], input: &[u8], from: usize, what: &str) {
+        assert!(
+            encoded.len() <= input.len() && encoded.get(from..) == input.get(from..encoded.len()),
+            "{what}: re-encoded {encoded:02x?} is not a prefix of {input:02x?}"
+        );
+    }
+
+    fn heartbeat(key: &[u8], value: &[u8]) {
+        let Ok(hb) = Heartbeat::decode(key, value) else {
+            return;
+        };
+        let k = hb.encode_key().expect("a decoded heartbeat key re-encodes");
+        let v = hb.encode_value();
+        is_prefix(&k, key, 0, "heartbeat key");
+        is_prefix(&v, value, 2, "heartbeat value");
+        assert_eq!(Heartbeat::decode(&k, &v).ok(), Some(hb));
+    }
+
+    fn checkpoint(key: &[u8], value: &[u8]) {
+        let Ok(cp) = Checkpoint::decode(key, value) else {
+            return;
+        };
+        let k = cp
+            .encode_key()
+            .expect("a decoded checkpoint key re-encodes");
+        let v = cp
+            .encode_value()
+            .expect("a decoded checkpoint value re-encodes");
+        is_prefix(&k, key, 0, "checkpoint key");
+        is_prefix(&v, value, 2, "checkpoint value");
+        assert_eq!(Checkpoint::decode(&k, &v).ok(), Some(cp));
+    }
+
+    fn offset_sync(key: &[u8], value: &[u8]) {
+        let Ok(os) = OffsetSync::decode(key, value) else {
+            return;
+        };
+        let k = os
+            .encode_key()
+            .expect("a decoded offset-sync key re-encodes");
+        let v = os.encode_value();
+        is_prefix(&k, key, 0, "offset-sync key");
+        is_prefix(&v, value, 0, "offset-sync value");
+        assert_eq!(OffsetSync::decode(&k, &v).ok(), Some(os));
+    }
+
+    fn connect_offsets(key: &[u8], value: &[u8]) {
+        if let Ok(Some(k)) = parse_source_offset_key(key) {
+            let again = source_offset_key(&k.cluster, &k.topic, k.partition);
+            assert_eq!(parse_source_offset_key(&again).ok(), Some(Some(k)));
+        }
+        let offset = parse_source_offset_value(value);
+        if let Ok(Some(o)) = offset {
+            let again = source_offset_value(o);
+            assert_eq!(parse_source_offset_value(&again).ok(), Some(Some(o)));
+        }
+        if let Some(g) = parse_source_offset_generation(value) {
+            let o = match offset {
+                Ok(Some(o)) => o,
+                _ => -1,
+            };
+            let again = source_offset_value_with_generation(o, g);
+            assert_eq!(parse_source_offset_generation(&again), Some(g));
+            assert_eq!(parse_source_offset_value(&again).ok(), Some(Some(o)));
+        }
+    }
+
+    /// Equal up to a few ULPs (serde_json parses floats fast, not always correctly rounded).
+    fn close(a: f64, b: f64) -> bool {
+        a == b || (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+    }
+
+    fn member_metadata(bytes: &[u8]) {
+        let Ok(m) = MemberMetadata::decode(bytes) else {
+            return;
+        };
+        let again = MemberMetadata::decode(&m.encode()).expect("encoded metadata decodes");
+        let finite = m.load.iter().filter(|(_, l)| l.is_finite());
+        assert!(
+            finite.clone().count() == again.load.len()
+                && finite
+                    .zip(&again.load)
+                    .all(|((k1, l1), (k2, l2))| k1 == k2 && close(*l1, *l2)),
+            "load {:?} came back as {:?}",
+            m.load,
+            again.load
+        );
+        let strip = |mut m: MemberMetadata| {
+            m.load.clear();
+            m
+        };
+        assert_eq!(strip(again), strip(m));
+    }
+
+    fn assignment(bytes: &[u8]) {
+        let Ok(a) = Assignment::decode(bytes) else {
+            return;
+        };
+        let again = Assignment::decode(&a.encode()).expect("an encoded assignment decodes");
+        assert_eq!(again, a);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1207,6 +1374,73 @@ mod tests {
             let _ = OffsetSync::decode(k, v);
             let _ = parse_source_offset_key(&bytes);
             let _ = parse_source_offset_value(&bytes);
+            // The fuzz entry point, whose properties assert round trips on what decodes.
+            fuzzing::internal_records(&bytes);
+        }
+    }
+
+    /// A stand-in for proptest (a dev-dependency of `kmirror-protocol` only): encode then decode
+    /// generated records, with multi-byte UTF-8 names and metadata and extreme numbers.
+    #[test]
+    fn round_trips_generated_values() {
+        let mut state = 0xD1B5_4A32_D192_ED03u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = [
+            'a', 'Z', '.', '-', '_', 'é', 'ü', '✓', '𝄞', '"', '\\', '\u{0}',
+        ];
+        let string = |next: &mut dyn FnMut() -> u64| -> String {
+            let n = (next() % 40) as usize;
+            (0..n)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        };
+        let edges = [i64::MIN, -1, 0, 1, i64::MAX];
+        let long = |next: &mut dyn FnMut() -> u64| match next() % 3 {
+            0 => edges[(next() % 5) as usize],
+            _ => next() as i64,
+        };
+        for _ in 0..2_000 {
+            let hb = Heartbeat {
+                source_cluster_alias: string(&mut next),
+                target_cluster_alias: string(&mut next),
+                timestamp: long(&mut next),
+            };
+            let got = Heartbeat::decode(&hb.encode_key().unwrap(), &hb.encode_value());
+            assert_eq!(got.unwrap(), hb);
+            let cp = Checkpoint {
+                consumer_group_id: string(&mut next),
+                topic: string(&mut next),
+                partition: next() as i32,
+                upstream_offset: long(&mut next),
+                downstream_offset: long(&mut next),
+                metadata: string(&mut next),
+            };
+            let got = Checkpoint::decode(&cp.encode_key().unwrap(), &cp.encode_value().unwrap());
+            assert_eq!(got.unwrap(), cp);
+            let os = OffsetSync {
+                topic: string(&mut next),
+                partition: next() as i32,
+                upstream_offset: long(&mut next),
+                downstream_offset: long(&mut next),
+            };
+            let got = OffsetSync::decode(&os.encode_key().unwrap(), &os.encode_value());
+            assert_eq!(got.unwrap(), os);
+            let key = SourceOffsetKey {
+                cluster: string(&mut next),
+                topic: string(&mut next),
+                partition: next() as i32,
+            };
+            let bytes = source_offset_key(&key.cluster, &key.topic, key.partition);
+            assert_eq!(parse_source_offset_key(&bytes).unwrap(), Some(key));
+            let (offset, generation) = (long(&mut next), next() as i32);
+            let v = source_offset_value_with_generation(offset, generation);
+            assert_eq!(parse_source_offset_value(&v).unwrap(), Some(offset));
+            assert_eq!(parse_source_offset_generation(&v), Some(generation));
         }
     }
 

@@ -1,4 +1,5 @@
 //! Replays `testdata/fuzz/<target>/*` through `kmirror_protocol::fuzzing::<target>`
+//! (`kmirror::internal_topics::fuzzing::internal_records` for `internal_records`)
 //! on stable, so the fuzz findings and the kept corpus guard every CI run
 //! (house-style §5.8; the long runs themselves need nightly and cargo-fuzz).
 //!
@@ -38,6 +39,15 @@ fn input(target: &str, name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The entry point of cargo-fuzz target `name`: `kmirror_protocol::fuzzing`'s, or one of the
+/// kmirror crate's (`internal_records`: MM2 internal-topic records and group metadata).
+fn target(name: &str) -> Option<fuzzing::Target> {
+    match name {
+        "internal_records" => Some(kmirror::internal_topics::fuzzing::internal_records),
+        _ => fuzzing::target(name),
+    }
+}
+
 #[test]
 fn fuzz_corpus_replays_without_findings() {
     let mut replayed = 0;
@@ -46,7 +56,7 @@ fn fuzz_corpus_replays_without_findings() {
             continue;
         }
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let target = fuzzing::target(&name)
+        let target = target(&name)
             .unwrap_or_else(|| panic!("testdata/fuzz/{name}: no fuzzing::{name} entry point"));
         for file in sorted_entries(&dir) {
             // Shown only when the replay fails, naming the input.
@@ -170,4 +180,39 @@ fn fuzz_regression_kafka_protocol_array_prealloc() {
     assert!(
         decode_response::<OffsetFetchRequest>(2, Bytes::copy_from_slice(&offsets[4..])).is_err()
     );
+}
+
+/// The hand-made `internal_records` seeds (`seed-*`, from `testdata/mm2` and the spec's
+/// §2.4 examples) reach the decoder their knob byte names and decode, so the fuzzer starts
+/// from valid records of every kind and the round-trip properties run on them.
+#[test]
+fn internal_records_seeds_decode_with_their_decoder() {
+    use kmirror::group::metadata::{Assignment, MemberMetadata};
+    use kmirror::internal_topics::{self as it, Checkpoint, Heartbeat, OffsetSync};
+    let dir = fuzz_dir().join("internal_records");
+    let mut seeds = 0;
+    for file in sorted_entries(&dir) {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("seed-") {
+            continue;
+        }
+        let data = fs::read(&file).unwrap();
+        kmirror::internal_topics::fuzzing::internal_records(&data);
+        let split = usize::from(u16::from_be_bytes([data[1], data[2]]));
+        let (key, value) = data[3..].split_at(split);
+        let ok = match data[0] % 8 {
+            0 => Heartbeat::decode(key, value).is_ok(),
+            1 => Checkpoint::decode(key, value).is_ok(),
+            2 | 6 | 7 => OffsetSync::decode(key, value).is_ok(),
+            3 => {
+                it::parse_source_offset_key(key).is_ok()
+                    && it::parse_source_offset_value(value).is_ok()
+            }
+            4 => MemberMetadata::decode(&data[3..]).is_ok(),
+            _ => Assignment::decode(&data[3..]).is_ok(),
+        };
+        assert!(ok, "{name} does not decode with its decoder");
+        seeds += 1;
+    }
+    assert!(seeds >= 10, "only {seeds} seeds in {}", dir.display());
 }

@@ -1,0 +1,4 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(
+    |data: &[u8]| kmirror::internal_topics::fuzzing::internal_records(data)
+);
