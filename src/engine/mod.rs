@@ -1303,6 +1303,7 @@ async fn start_partition(
     start: Option<i64>,
     cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
+    let saved = start.is_some();
     let start = match start {
         Some(s) => s,
         None => {
@@ -1326,6 +1327,7 @@ async fn start_partition(
         .plan
         .policy
         .format_remote_topic(&flow.plan.source_alias, &tp.0);
+    tracing::info!(flow = %flow.name(), topic = %tp.0, partition = tp.1, offset = start, from = if saved { "saved progress" } else { "the log start (no saved progress)" }, "starting partition");
     let (tx, rx) = mpsc::channel(2);
     let buffered = Arc::new(AtomicUsize::new(0));
     let producer = PartitionProducer::new(

@@ -228,6 +228,11 @@ impl ProgressHub {
             })
             .collect();
         let res = write_records(&self.syncs_cluster, &self.config.offset_syncs_topic, recs).await;
+        tracing::debug!(
+            syncs = syncs.len(),
+            ok = res.is_ok(),
+            "offset syncs written"
+        );
         self.report("offset-syncs", res.is_ok());
         if res.is_err() {
             // Put them back so the next round retries.
@@ -266,6 +271,11 @@ impl ProgressHub {
             })
             .collect();
         let res = write_records(&self.target, &self.config.progress_topic, recs).await;
+        tracing::debug!(
+            positions = positions.len(),
+            ok = res.is_ok(),
+            "progress saved"
+        );
         self.report("progress", res.is_ok());
         if res.is_err() {
             let mut st = self.lock();

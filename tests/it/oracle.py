@@ -50,6 +50,8 @@ def produce(cmd):
                 p.poll(0.1)
         if cmd.get("flush_each"):
             p.flush(30)
+        if cmd.get("sleep_each_ms"):
+            time.sleep(cmd["sleep_each_ms"] / 1000.0)
         elif cmd.get("flush_every") and (i + 1) % cmd["flush_every"] == 0:
             p.flush(30)
     left = p.flush(60)
