@@ -39,9 +39,17 @@ pub fn is_local_setting(key: &str) -> bool {
         || key.ends_with(".alias")
         || key.ends_with("bootstrap.servers")
         || key.starts_with("config.providers")
-        || ["ssl.", "sasl.", "security.protocol", "socket.", "client.id"]
-            .iter()
-            .any(|part| key.starts_with(part) || key.contains(&format!(".{part}")))
+        || [
+            "ssl.",
+            "sasl.",
+            "security.protocol",
+            "socket.",
+            "send.buffer.bytes",
+            "receive.buffer.bytes",
+            "client.id",
+        ]
+        .iter()
+        .any(|part| key.starts_with(part) || key.contains(&format!(".{part}")))
 }
 
 /// The settings of `f` that every member of the flow's group runs when this
@@ -140,6 +148,8 @@ B.producer.compression.type = lz4
             "sasl.jaas.config",
             "target.cluster.security.protocol",
             "source.consumer.socket.receive.buffer.bytes",
+            "source.consumer.receive.buffer.bytes",
+            "producer.override.send.buffer.bytes",
             "source.cluster.alias",
             "config.providers.file.class",
             "enabled",
