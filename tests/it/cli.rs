@@ -386,3 +386,80 @@ async fn sigterm_exits_within_10_s_even_with_the_target_down() {
         start.elapsed()
     );
 }
+
+/// One MM2 file with active/active (A<->B) and aggregation (A->K, B->K) of a
+/// topic that has the same name on A and B: every record lands under its
+/// source's prefix, and no remote topic goes back where it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_file_runs_active_active_and_aggregation_without_loops() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let k = Broker::start(3);
+    let t = topic_name("orders");
+    for c in [&a, &b] {
+        create(&client(c).await, &t, 1).await;
+    }
+    let from_a = sample_records(10, 1);
+    let from_b = sample_records(12, 1);
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t, "records": from_a}),
+    );
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": b.bootstrap, "topic": t, "records": from_b}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // The filter also matches remote names (A.<t>, B.<t>): only the
+    // replication policy's cycle check keeps them from going round.
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "clusters = A, B, K\nA.bootstrap.servers = {}\nB.bootstrap.servers = {}\n\
+             K.bootstrap.servers = {}\nA->B.enabled = true\nB->A.enabled = true\n\
+             A->K.enabled = true\nB->K.enabled = true\ntopics = .*{t}.*\n\
+             refresh.topics.interval.seconds = 1\n",
+            a.bootstrap, b.bootstrap, k.bootstrap
+        ),
+    );
+    let mut child = spawn_run(&cfg, &[]);
+    assert_same(
+        &wait_for_records(&b, &format!("A.{t}"), 1, 10).await,
+        &from_a,
+        1,
+    );
+    assert_same(
+        &wait_for_records(&a, &format!("B.{t}"), 1, 12).await,
+        &from_b,
+        1,
+    );
+    assert_same(
+        &wait_for_records(&k, &format!("A.{t}"), 1, 10).await,
+        &from_a,
+        1,
+    );
+    assert_same(
+        &wait_for_records(&k, &format!("B.{t}"), 1, 12).await,
+        &from_b,
+        1,
+    );
+    // Two more refresh rounds for a loop to show, then look.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    // What MM2's DefaultReplicationPolicy does: a remote topic never goes back
+    // to a cluster it came from (no `B.A.x` on A, no `A.B.x` on B), while K,
+    // downstream of both, also gets `A.B.x` and `B.A.x` (the second path).
+    for (name, broker, max_hops) in [("A", &a, 1), ("B", &b, 1), ("K", &k, 2)] {
+        let topics = client(broker).await.list_topics().await.unwrap();
+        for topic in topics.keys().filter(|n| n.ends_with(t.as_str())) {
+            let hops: Vec<&str> = topic
+                .trim_end_matches(t.as_str())
+                .split_terminator('.')
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            assert!(
+                hops.len() <= max_hops && hops.iter().all(|h| *h != name && seen.insert(*h)),
+                "loop on {name}: {topic}"
+            );
+        }
+    }
+}

@@ -396,3 +396,53 @@ async fn fetch_session_rounds_return_new_data_for_every_partition() {
         assert_eq!(after.1, before.1 + 1, "{epochs:?}");
     }
 }
+
+/// Bootstrap skips a dead address; after the broker restarts, the same client
+/// reconnects on its own (network errors are retried with a new connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_client_skips_dead_bootstrap_servers_and_reconnects_after_a_restart() {
+    let mut b = Broker::start(1);
+    let dead = format!("127.0.0.1:{}", crate::harness::free_port());
+    let c = Client::connect(vec![dead, b.bootstrap.clone()], ClientConfig::default())
+        .await
+        .expect("the live bootstrap server answers");
+    let t = topic_name("reconnect");
+    create(&c, &t, 1).await;
+    assert!(c.list_topics().await.expect("topics").contains_key(&t));
+    if !b.is_tansu() {
+        crate::harness::not_run(
+            "protocol::cluster_client_..._reconnects_after_a_restart (restart part)",
+            "a broker the test can stop and start",
+            "the bootstrap part of the same test",
+        );
+        return;
+    }
+    b.stop();
+    // Down: a typed error, no hang beyond the request timeout, no panic.
+    let down = tokio::time::timeout(std::time::Duration::from_secs(60), c.list_topics()).await;
+    assert!(matches!(down, Ok(Err(_))), "{down:?}");
+    b.restart();
+    // Up again (tansu's memory storage starts empty): the same client works.
+    let t2 = topic_name("reconnect-after");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match c.list_topics().await {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet reconnected: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("never reconnected: {e}"),
+        }
+    }
+    create(&c, &t2, 1).await;
+    let ends = c
+        .list_offsets(
+            &[(t2.clone(), 0)],
+            OffsetSpec::Latest,
+            IsolationLevel::ReadUncommitted,
+        )
+        .await
+        .expect("list offsets after the restart");
+    assert_eq!(ends.len(), 1);
+}
