@@ -6,7 +6,9 @@
 //! failed batch and everything after it with the same sequence numbers, so the
 //! broker drops duplicates. A fenced or unknown producer resets the producer
 //! (epoch bump) and resends with new sequences: the only case that can
-//! duplicate records, at most the unacknowledged batches of that window.
+//! duplicate records, at most the unacknowledged batches of that window. A
+//! batch the target refuses for itself (too large, a policy, an ACL) never
+//! bumps the flow's shared epoch: its partition waits, logging why.
 //!
 //! # References
 //! - `zero-copy-forwarding.md` §3.3 (our producer fields), §6.3 (rewrite), §6.4 (errors).
@@ -540,17 +542,26 @@ impl PartitionProducer {
                 }
                 Err(e) => {
                     attempts_on_head += 1;
-                    let fenced = matches!(
-                        e.code(),
-                        Some(
-                            ResponseError::OutOfOrderSequenceNumber
-                                | ResponseError::InvalidProducerEpoch
-                                | ResponseError::UnknownProducerId
-                                | ResponseError::InvalidProducerIdMapping
-                                | ResponseError::ProducerFenced
-                        )
-                    ) || (!e.is_retriable() && attempts_on_head >= 3);
-                    tracing::warn!(topic = %self.topic, partition = self.partition, error = %e, attempt = attempts_on_head, "produce failed; resending");
+                    // Anything else non-retriable and unexplained (tansu's
+                    // UNKNOWN_SERVER_ERROR for a sequence it disagrees with)
+                    // also gets a new epoch after 3 tries.
+                    let fenced = needs_new_epoch(e.code())
+                        || (!e.is_retriable()
+                            && attempts_on_head >= 3
+                            && !refused_for_the_batch(e.code()));
+                    if !refused_for_the_batch(e.code()) {
+                        tracing::warn!(topic = %self.topic, partition = self.partition, error = %e, attempt = attempts_on_head, "produce failed; resending");
+                    } else {
+                        let hint = match e.code() {
+                            Some(
+                                ResponseError::MessageTooLarge | ResponseError::RecordListTooLarge,
+                            ) => {
+                                "the batch is larger than the remote topic's max.message.bytes (or the target broker's message.max.bytes): raise it"
+                            }
+                            _ => "fix the cause on the target",
+                        };
+                        tracing::error!(topic = %self.topic, partition = self.partition, error = %e, attempt = attempts_on_head, hint, "the target refuses this batch; this partition waits and retries (nothing is skipped)");
+                    }
                     // Let the rest of the window finish before resending in order.
                     for en in self.window.iter_mut() {
                         if let Entry::Batch { pending, .. } = en
@@ -575,7 +586,8 @@ impl PartitionProducer {
         }
     }
 
-    /// New epoch: re-sequence every unacknowledged batch from 0.
+    /// New epoch: re-sequence every unacknowledged batch from 0. Only for
+    /// [`needs_new_epoch`] errors.
     async fn reset(&mut self) -> Result<(), ForwardError> {
         self.identity = self.pid.reset(self.identity.1).await?;
         self.set_next(0);
@@ -654,9 +666,72 @@ impl PartitionProducer {
     }
 }
 
+/// Whether the target refuses the batch itself (its size, a policy, an ACL):
+/// neither resending nor a new epoch helps until an operator acts.
+fn refused_for_the_batch(code: Option<ResponseError>) -> bool {
+    matches!(
+        code,
+        Some(
+            ResponseError::MessageTooLarge
+                | ResponseError::RecordListTooLarge
+                | ResponseError::PolicyViolation
+                | ResponseError::TopicAuthorizationFailed
+                | ResponseError::ClusterAuthorizationFailed
+                | ResponseError::InvalidRecord
+                | ResponseError::InvalidTimestamp
+                | ResponseError::UnsupportedCompressionType
+                | ResponseError::UnsupportedForMessageFormat
+        )
+    )
+}
+
+/// Whether a produce error is about the producer's own state (sequence,
+/// epoch, id), which a new epoch fixes. The epoch is shared by the flow, so
+/// bumping it for an error the batch itself causes (MESSAGE_TOO_LARGE, a
+/// policy, an ACL) would fence every partition again and again: such a
+/// partition waits and retries instead.
+fn needs_new_epoch(code: Option<ResponseError>) -> bool {
+    matches!(
+        code,
+        Some(
+            ResponseError::OutOfOrderSequenceNumber
+                | ResponseError::InvalidProducerEpoch
+                | ResponseError::UnknownProducerId
+                | ResponseError::InvalidProducerIdMapping
+                | ResponseError::ProducerFenced
+        )
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_producers_own_state_bumps_the_shared_epoch() {
+        for code in [
+            ResponseError::OutOfOrderSequenceNumber,
+            ResponseError::InvalidProducerEpoch,
+            ResponseError::UnknownProducerId,
+            ResponseError::ProducerFenced,
+        ] {
+            assert!(needs_new_epoch(Some(code)), "{code:?}");
+        }
+        for code in [
+            ResponseError::MessageTooLarge,
+            ResponseError::RecordListTooLarge,
+            ResponseError::PolicyViolation,
+            ResponseError::TopicAuthorizationFailed,
+            ResponseError::NotLeaderOrFollower,
+        ] {
+            assert!(!needs_new_epoch(Some(code)), "{code:?}");
+        }
+        assert!(!needs_new_epoch(None));
+        assert!(refused_for_the_batch(Some(ResponseError::MessageTooLarge)));
+        assert!(!refused_for_the_batch(Some(
+            ResponseError::UnknownServerError
+        )));
+    }
 
     fn outgoing(first: i64, n: usize, codec: kmirror_protocol::batch::Compression) -> Outgoing {
         let mut b = BatchBuilder::new(codec);
