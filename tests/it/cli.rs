@@ -463,3 +463,41 @@ async fn one_file_runs_active_active_and_aggregation_without_loops() {
         }
     }
 }
+
+/// `--log-format json`: every log line `kmirror run` writes is one JSON object
+/// with a level and a message (what log shippers expect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!("{}scale.out.enabled = false\n", two_cluster_config(&a, &b)),
+    );
+    let log = dir.path().join("kmirror.log");
+    let mut child = kmirror()
+        .args(["--log-format", "json", "run"])
+        .arg(&cfg)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn kmirror");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{text}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(text.contains("starting flow"), "{text}");
+}
