@@ -102,7 +102,7 @@ struct GroupState {
     current: membership::Granted,
     /// Revoked partitions still finishing their in-flight produces.
     revoking: HashSet<Tp>,
-    /// Position and time at the last load measurement, per partition.
+    /// Bytes acknowledged and time at the last load measurement, per partition.
     measured: HashMap<Tp, (i64, tokio::time::Instant)>,
     /// Stops the checkpoint work while this process was given it.
     checkpoints: Option<CancellationToken>,
@@ -708,7 +708,8 @@ async fn revocation_done(flow: &mut Flow) {
     }
 }
 
-/// Tells the group which partitions run here and their load (records/s).
+/// Tells the group which partitions run here and their load: batch bytes/s
+/// acknowledged by the target, from the metrics' per-partition counters.
 fn publish_owned(flow: &mut Flow) {
     let Some(g) = flow.group.as_mut() else {
         return;
@@ -722,9 +723,11 @@ fn publish_owned(flow: &mut Flow) {
     owned.sort();
     let mut load = g.local.borrow().load.clone();
     for tp in &owned {
-        let Some(pos) = flow.hub.position(tp) else {
-            continue;
-        };
+        let bytes = flow
+            .plan
+            .metrics
+            .partition_bytes(&partition_labels(&flow.plan, tp));
+        let pos = i64::try_from(bytes).unwrap_or(i64::MAX);
         if let Some((before, at)) = g.measured.insert(tp.clone(), (pos, now)) {
             let secs = now.duration_since(at).as_secs_f64();
             if secs >= 1.0 {

@@ -860,6 +860,12 @@ impl Metrics {
     }
 
     /// The status of every flow with per-partition lag.
+    /// Batch bytes the target acknowledged for one partition since start
+    /// (scale-out members report their load from it).
+    pub fn partition_bytes(&self, l: &PartitionLabels) -> u64 {
+        self.byte_count.get(l).map_or(0, |c| c.get())
+    }
+
     pub fn status(&self) -> Vec<FlowStatus> {
         let now_ms = now_ms();
         let mut flows: BTreeMap<String, FlowStatus> = lock(&self.flows).clone();
