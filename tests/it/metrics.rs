@@ -263,28 +263,31 @@ fn have(cmd: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn alert_rules_pass_promtool() {
+/// Runs `promtool ARGS... deploy/FILE`; NOT RUN when promtool is missing.
+fn promtool(test: &str, args: &[&str], file: &str) {
     if !have("promtool") {
-        crate::harness::not_run(
-            "alert_rules_pass_promtool",
-            "promtool (Debian package prometheus)",
-            "nothing",
-        );
+        crate::harness::not_run(test, "promtool (Debian package prometheus)", "nothing");
         return;
     }
     let out = std::process::Command::new("promtool")
-        .args([
-            "check",
-            "rules",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts.yml"),
-        ])
+        .args(args)
+        .arg(format!("{}/deploy/{file}", env!("CARGO_MANIFEST_DIR")))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn alert_rules_pass_promtool() {
+    promtool(
+        "alert_rules_pass_promtool",
+        &["check", "rules"],
+        "alerts.yml",
     );
 }
 
@@ -293,27 +296,10 @@ fn alert_rules_pass_promtool() {
 /// syncs, and not for idle progress writers.
 #[test]
 fn alert_rules_unit_tests_pass_promtool() {
-    if !have("promtool") {
-        crate::harness::not_run(
-            "alert_rules_unit_tests_pass_promtool",
-            "promtool (Debian package prometheus)",
-            "nothing",
-        );
-        return;
-    }
-    let out = std::process::Command::new("promtool")
-        .args([
-            "test",
-            "rules",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/alerts_test.yml"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    promtool(
+        "alert_rules_unit_tests_pass_promtool",
+        &["test", "rules"],
+        "alerts_test.yml",
     );
 }
 

@@ -328,23 +328,7 @@ impl Connection {
         version: i16,
         req: &ApiVersionsRequest,
     ) -> Result<ApiVersionsResponse, ConnError> {
-        let codec = |e| ConnError::Codec {
-            broker: self.broker.clone(),
-            api: ApiKey::ApiVersions,
-            source: Arc::new(e),
-        };
-        let correlation_id = self.next_correlation();
-        let frame = encode_request(
-            correlation_id,
-            self.config.client_id.as_deref(),
-            version,
-            req,
-        )
-        .map_err(codec)?;
-        let resp = self
-            .roundtrip(ApiKey::ApiVersions, correlation_id, vec![frame])
-            .await?;
-        decode_api_versions(version, resp).map_err(codec)
+        self.exchange(version, req, decode_api_versions).await
     }
 
     /// `host:port` of the broker.
@@ -387,6 +371,16 @@ impl Connection {
         version: i16,
         req: &R,
     ) -> Result<R::Response, ConnError> {
+        self.exchange(version, req, decode_response::<R>).await
+    }
+
+    /// Encodes `req` at `version`, sends it, and decodes the answer with `decode`.
+    async fn exchange<R: Request>(
+        &self,
+        version: i16,
+        req: &R,
+        decode: impl FnOnce(i16, Bytes) -> Result<R::Response, crate::error::CodecError>,
+    ) -> Result<R::Response, ConnError> {
         let api = api_key::<R>();
         let codec = |e| ConnError::Codec {
             broker: self.broker.clone(),
@@ -402,7 +396,7 @@ impl Connection {
         )
         .map_err(codec)?;
         let resp = self.roundtrip(api, correlation_id, vec![frame]).await?;
-        decode_response::<R>(version, resp).map_err(codec)
+        decode(version, resp).map_err(codec)
     }
 
     /// Allocates a correlation id (for callers that encode frames themselves).
