@@ -51,13 +51,12 @@
 //! MM2 sets its replication consumer's `auto.offset.reset` to `earliest` unless the file sets it
 //! (`MirrorSourceConfig.sourceConsumerConfig`: `putIfAbsent`), and since Kafka 3.7 (KAFKA-13988)
 //! `MirrorSourceTask.initializeConsumer` does not seek partitions with no stored offset, so
-//! `latest` makes MM2 skip what a never-replicated partition already holds. kmirror always starts
-//! a partition with no saved progress at its earliest offset: `earliest` (or no value) is what it
-//! does; `latest`, `none` and Kafka 4.0's `by_duration:...` are warnings saying the whole retained
-//! log is copied instead; any other value is an error, as MM2's consumer refuses it.
-//! Honouring `latest` belongs in the engine's partition start, and needs the starting position
-//! saved at once: otherwise a `kill -9` before the first progress save would restart at a newer
-//! end and skip what arrived in between (MM2 has that gap, kmirror promises not to lose records).
+//! `latest` makes MM2 skip what a never-replicated partition already holds. kmirror does the
+//! same: `earliest` (or no value) starts a partition with no saved progress at its earliest
+//! offset, `latest` at its end, and that start is saved before anything is forwarded, so a
+//! `kill -9` right after never restarts at a newer end and skips what arrived in between (a gap
+//! MM2 has). `none` and Kafka 4.0's `by_duration:...` are warnings (kmirror starts at the
+//! earliest offset); any other value is an error, as MM2's consumer refuses it.
 //!
 //! # Socket buffers
 //!
@@ -855,14 +854,14 @@ fn lint_read_client(
     }
     let t = mm2::java_trim(value);
     match leaf {
-        "auto.offset.reset" if t != "earliest" => {
+        "auto.offset.reset" if t != "earliest" && t != "latest" => {
             let shown = c.shown(key, t).into_owned();
             c.warn(
                 Some(line),
                 key,
                 WarningKind::UnsupportedByKmirror {
                     reason: format!(
-                        "auto.offset.reset={shown}: kmirror starts a partition it has never replicated at its earliest offset (MM2's default), so it copies the whole retained log of such partitions; MM2 3.7+ would honour {shown}"
+                        "auto.offset.reset={shown}: kmirror starts a partition it has never replicated at its earliest offset (MM2's default), so it copies the whole retained log of such partitions; only earliest and latest are honoured"
                     ),
                 },
             );
@@ -1130,16 +1129,18 @@ mod tests {
     #[test]
     fn auto_offset_reset_earliest_is_what_kmirror_does_and_others_warn() {
         let cfg = ok(&format!(
-            "{BASE}A.consumer.auto.offset.reset = latest\nA->B.consumer.auto.offset.reset = by_duration:PT1H\n"
+            "{BASE}A.consumer.auto.offset.reset = none\nA->B.consumer.auto.offset.reset = by_duration:PT1H\n"
         ));
         let w = &cfg.warnings;
         assert_eq!(
             warnings_on(w, 5),
             vec![
-                "t.properties:5: A.consumer.auto.offset.reset: not supported by kmirror: auto.offset.reset=latest: kmirror starts a partition it has never replicated at its earliest offset (MM2's default), so it copies the whole retained log of such partitions; MM2 3.7+ would honour latest"
+                "t.properties:5: A.consumer.auto.offset.reset: not supported by kmirror: auto.offset.reset=none: kmirror starts a partition it has never replicated at its earliest offset (MM2's default), so it copies the whole retained log of such partitions; only earliest and latest are honoured"
             ]
         );
         assert!(warnings_on(w, 6)[0].contains("auto.offset.reset=by_duration:PT1H"));
+        let latest = ok(&format!("{BASE}A.consumer.auto.offset.reset = latest\n"));
+        assert!(warnings_on(&latest.warnings, 5).is_empty());
         let e = bad(&format!("{BASE}A.consumer.auto.offset.reset = earlist\n"));
         assert_eq!(
             e.errors[0].to_string(),

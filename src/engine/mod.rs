@@ -1307,30 +1307,51 @@ async fn start_partition(
     cancel: &CancellationToken,
 ) -> Result<(), ClientError> {
     let saved = start.is_some();
+    // `{source}.consumer.auto.offset.reset`: earliest (MM2's default) or latest.
+    let latest = flow.plan.config.as_deref().is_some_and(|c| {
+        c.source_consumer
+            .get("auto.offset.reset")
+            .is_some_and(|v| v.trim() == "latest")
+    });
     let start = match start {
         Some(s) => s,
         None => {
-            // MM2's consumer default: auto.offset.reset=earliest.
+            let spec = if latest {
+                OffsetSpec::Latest
+            } else {
+                OffsetSpec::Earliest
+            };
             let r = flow
                 .source
                 .list_offsets(
                     std::slice::from_ref(tp),
-                    OffsetSpec::Earliest,
+                    spec,
                     IsolationLevel::ReadUncommitted,
                 )
                 .await?;
-            match r.into_iter().next() {
+            let offset = match r.into_iter().next() {
                 Some((_, Ok(o))) => o,
                 Some((_, Err(e))) => return Err(e),
                 None => 0,
+            };
+            if latest {
+                // Saved before anything is forwarded: a restart resumes
+                // here, never at a newer end (which would skip records).
+                flow.hub.save_start(tp, offset).await?;
             }
+            offset
         }
     };
     let remote = flow
         .plan
         .policy
         .format_remote_topic(&flow.plan.source_alias, &tp.0);
-    tracing::info!(flow = %flow.name(), topic = %tp.0, partition = tp.1, offset = start, from = if saved { "saved progress" } else { "the log start (no saved progress)" }, "starting partition");
+    let from = match (saved, latest) {
+        (true, _) => "saved progress",
+        (false, false) => "the log start (no saved progress)",
+        (false, true) => "the log end (no saved progress, auto.offset.reset=latest)",
+    };
+    tracing::info!(flow = %flow.name(), topic = %tp.0, partition = tp.1, offset = start, from, "starting partition");
     let (tx, rx) = mpsc::channel(2);
     let buffered = Arc::new(AtomicUsize::new(0));
     let producer = PartitionProducer::new(

@@ -209,6 +209,18 @@ impl ProgressHub {
         self.notify.notify_one();
     }
 
+    /// Saves `next` as a partition's position now, before anything of it is
+    /// forwarded (a start the source's log alone would not reproduce, such
+    /// as `auto.offset.reset=latest`: a restart must not move it).
+    pub async fn save_start(&self, tp: &Tp, next: i64) -> Result<(), ClientError> {
+        {
+            let mut st = self.lock();
+            st.positions.insert(tp.clone(), next);
+            st.dirty.push(tp.clone());
+        }
+        self.write_progress().await
+    }
+
     /// Acknowledged next source offset of a partition, if any.
     pub fn position(&self, tp: &Tp) -> Option<i64> {
         self.lock().positions.get(tp).copied()

@@ -501,3 +501,51 @@ async fn json_logs_are_one_object_per_line() {
     }
     assert!(text.contains("starting flow"), "{text}");
 }
+
+/// `{source}.consumer.auto.offset.reset = latest`: what a partition held before
+/// kmirror first started it is not copied; everything after is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_offset_reset_latest_skips_what_was_there_before_the_first_start() {
+    let a = Broker::start(1);
+    let b = Broker::start(2);
+    let t = topic_name("cli-latest");
+    create(&client(&a).await, &t, 1).await;
+    // One record per batch, so tansu's end offset is exact.
+    let before = sample_records(10, 1);
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t,
+        "records": before, "flush_each": true}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "{}scale.out.enabled = false\nA->B.topics = {t}\nA.consumer.auto.offset.reset = latest\n",
+            two_cluster_config(&a, &b)
+        ),
+    );
+    let mut child = spawn_run(&cfg, &[]);
+    let remote = format!("A.{t}");
+    // The remote topic appears once the partition started (at the log end).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client(&b)
+        .await
+        .list_topics()
+        .await
+        .unwrap()
+        .contains_key(&remote)
+    {
+        assert!(Instant::now() < deadline, "no remote topic");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after: Vec<serde_json::Value> = sample_records(15, 1).split_off(10);
+    oracle::call(
+        &json!({"op": "produce", "bootstrap": a.bootstrap, "topic": t,
+        "records": after, "flush_each": true}),
+    );
+    let got = wait_for_records(&b, &remote, 1, after.len()).await;
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    assert_same(&got, &after, 1);
+}
