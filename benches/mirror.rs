@@ -1,9 +1,16 @@
 //! Macro bench: kmirror vs a librdkafka consume-and-produce mirror on the same
-//! data and brokers in one run (driver: `benches/mirror.py`). Reports
-//! records/s, MB/s, CPU seconds and peak RSS of both, and the ratios.
+//! data and brokers in one run (driver: `benches/mirror.py`, whose docstring
+//! says how each mirror is timed). The peer is a Python per-record loop over
+//! librdkafka (confluent-kafka), so a lower bound for a native librdkafka
+//! mirror. Neither joins a group (the peer uses assign(), kmirror runs with
+//! `scale.out.enabled = false`; scale mode keeps scale-out on). Reports, for
+//! each: the time from process start to the first and to the last record on
+//! the target, the steady-state records/s and MB/s between those two, CPU
+//! seconds (whole life and steady span, per record), peak RSS, and the ratios.
 //!
 //! `cargo bench --bench mirror` (builds kmirror in release first). Arguments
 //! after `--`: RECORDS VALUE_BYTES CODEC [MODE] (peer, coalesce or scale).
+//! CODEC is the source producer's `compression.type` and the peer's too.
 
 use std::process::Command;
 
