@@ -70,6 +70,9 @@ impl Default for FetchConfig {
     }
 }
 
+/// Longest wait of a fetch round while some partitions wait for buffer room.
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(10);
+
 /// A partition the fetcher serves.
 #[derive(Debug)]
 pub struct Slot {
@@ -151,7 +154,15 @@ impl Fetcher {
                 return;
             }
             self.slots.retain(|_, s| !s.tx.is_closed());
-            let by_broker = self.eligible().await;
+            let (by_broker, held_back) = self.eligible().await;
+            // A long poll is for partitions that are caught up. While others
+            // wait for buffer room, a round must come back soon, or they
+            // would wait out fetch.max.wait.ms once their room frees up.
+            let max_wait = if held_back {
+                self.config.max_wait.min(HELD_BACK_MAX_WAIT)
+            } else {
+                self.config.max_wait
+            };
             if by_broker.is_empty() {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -170,6 +181,7 @@ impl Fetcher {
                     s.max_bytes = self.config.max_bytes;
                     s
                 });
+                session.max_wait = max_wait;
                 round.push(async move {
                     let r = session.fetch(&wanted).await;
                     (session, wanted, r)
@@ -202,17 +214,23 @@ impl Fetcher {
         }
     }
 
-    /// Partitions with buffer room, grouped by their leader.
-    async fn eligible(&self) -> BTreeMap<i32, Vec<FetchPosition>> {
+    /// Partitions with buffer room, grouped by their leader, and whether any
+    /// partition was left out for want of buffer room.
+    async fn eligible(&self) -> (BTreeMap<i32, Vec<FetchPosition>>, bool) {
         let mut out: BTreeMap<i32, Vec<FetchPosition>> = BTreeMap::new();
         if self.total.load(Ordering::Relaxed) >= self.config.flow_buffer_bytes {
-            return out;
+            return (out, true);
         }
+        let mut held_back = false;
         for s in self.slots.values() {
             if s.buffered.load(Ordering::Relaxed) >= self.config.partition_buffer_bytes
                 || s.tx.capacity() == 0
-                || s.paused_until
-                    .is_some_and(|t| t > tokio::time::Instant::now())
+            {
+                held_back = true;
+                continue;
+            }
+            if s.paused_until
+                .is_some_and(|t| t > tokio::time::Instant::now())
             {
                 continue;
             }
@@ -226,7 +244,7 @@ impl Fetcher {
                 partition_max_bytes: self.config.partition_max_bytes,
             });
         }
-        out
+        (out, held_back)
     }
 
     async fn handle(&mut self, p: FetchedPartition) {
