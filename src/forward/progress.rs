@@ -66,6 +66,32 @@ struct HubState {
     forwarded: BTreeMap<Tp, Forwarded>,
 }
 
+/// Most offset syncs held while the syncs cluster does not take them.
+const MAX_QUEUED_SYNCS: usize = 65_536;
+/// Syncs kept per partition when the queue is cut down.
+const KEPT_PER_PARTITION: usize = 64;
+
+/// Keeps the queue of unwritten syncs bounded while the syncs cluster is
+/// down: past [`MAX_QUEUED_SYNCS`], only the newest [`KEPT_PER_PARTITION`] of
+/// each partition stay. Any subset of true pairs translates correctly (never
+/// ahead); fewer pairs only make a failing-over group re-read more.
+fn bound_queued(queued: &mut Vec<OffsetSync>) {
+    if queued.len() <= MAX_QUEUED_SYNCS {
+        return;
+    }
+    let mut kept: HashMap<(String, i32), usize> = HashMap::new();
+    let mut out: Vec<OffsetSync> = Vec::with_capacity(queued.len().min(MAX_QUEUED_SYNCS));
+    for s in queued.drain(..).rev() {
+        let n = kept.entry((s.topic.clone(), s.partition)).or_insert(0);
+        if *n < KEPT_PER_PARTITION {
+            *n += 1;
+            out.push(s);
+        }
+    }
+    out.reverse();
+    *queued = out;
+}
+
 /// The last record a partition forwarded: its source offset and where it landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forwarded {
@@ -205,6 +231,7 @@ impl ProgressHub {
                 upstream_offset: up,
                 downstream_offset: down,
             }));
+        bound_queued(&mut st.queued);
         drop(st);
         self.notify.notify_one();
     }
@@ -248,7 +275,9 @@ impl ProgressHub {
         self.report("offset-syncs", res.is_ok());
         if res.is_err() {
             // Put them back so the next round retries.
-            self.lock().queued.splice(0..0, syncs);
+            let mut st = self.lock();
+            st.queued.splice(0..0, syncs);
+            bound_queued(&mut st.queued);
         }
         res
     }
@@ -433,6 +462,28 @@ pub async fn load_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unwritten_syncs_stay_bounded_keeping_each_partitions_newest() {
+        let sync = |p: i32, n: i64| OffsetSync {
+            topic: "t".to_owned(),
+            partition: p,
+            upstream_offset: n,
+            downstream_offset: n,
+        };
+        let mut q: Vec<OffsetSync> = (0..40_000).flat_map(|n| [sync(0, n), sync(1, n)]).collect();
+        bound_queued(&mut q);
+        assert_eq!(q.len(), 2 * KEPT_PER_PARTITION);
+        let p0: Vec<i64> = q
+            .iter()
+            .filter(|s| s.partition == 0)
+            .map(|s| s.upstream_offset)
+            .collect();
+        assert_eq!(p0, (40_000 - 64..40_000).collect::<Vec<_>>());
+        let mut small: Vec<OffsetSync> = (0..10).map(|n| sync(0, n)).collect();
+        bound_queued(&mut small);
+        assert_eq!(small.len(), 10);
+    }
     use crate::forward::classify::Path;
     use crate::sync::offsets::{PartitionSyncs, SourceOffset, SyncPoint, TargetOffset};
 
