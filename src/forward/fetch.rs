@@ -187,9 +187,18 @@ impl Fetcher {
                     (session, wanted, r)
                 });
             }
+            let long_poll = max_wait > HELD_BACK_MAX_WAIT;
             let results = tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = futures_util::future::join_all(round) => r,
+                // A partition that starts while caught-up ones long-poll is
+                // not kept waiting fetch.max.wait.ms: the round is dropped
+                // (its sessions with it; the next round opens new ones).
+                s = self.rx.recv(), if long_poll => {
+                    let Some(s) = s else { return };
+                    self.slots.insert(s.tp.clone(), s);
+                    continue;
+                }
             };
             for (mut session, wanted, r) in results {
                 match r {
