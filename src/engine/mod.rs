@@ -245,8 +245,22 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
     )
     .await
     .map_err(err("creating the progress topic"))?;
+    // Offset syncs written to the source get their own connections: a
+    // broker answers one request per connection at a time, so on the
+    // fetcher's they would wait behind every long-polling fetch (up to
+    // fetch.max.wait.ms), and the next fetch behind them.
     let syncs_cluster = if plan.offset_syncs_on_source {
-        source.clone()
+        match connect_with_retry(
+            &plan.source_bootstrap,
+            plan.source_client.clone(),
+            &plan.source_alias,
+            &cancel,
+        )
+        .await
+        {
+            Some(c) => c,
+            None => return Ok(FlowEnd::Stopped),
+        }
     } else {
         target.clone()
     };

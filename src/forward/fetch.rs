@@ -183,7 +183,18 @@ impl Fetcher {
                 });
                 session.max_wait = max_wait;
                 round.push(async move {
+                    let started = tokio::time::Instant::now();
                     let r = session.fetch(&wanted).await;
+                    tracing::trace!(
+                        broker,
+                        partitions = wanted.len(),
+                        max_wait_ms = max_wait.as_millis() as u64,
+                        took_ms = started.elapsed().as_millis() as u64,
+                        bytes = r
+                            .as_ref()
+                            .map_or(0, |ps| ps.iter().map(|p| p.records.len()).sum::<usize>()),
+                        "fetch round"
+                    );
                     (session, wanted, r)
                 });
             }
