@@ -488,10 +488,18 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
                 if let Ok((tp, Err(e))) = res
                     && flow.may_run(&tp)
                 {
-                    // Restart from the last acknowledged position: nothing skipped.
+                    // Restart where the integrity check said to, if it was
+                    // stopping this partition for that, else from the last
+                    // acknowledged position: nothing skipped. (A pending
+                    // restart left behind would hide the partition from
+                    // every later integrity check.)
                     tracing::error!(flow = %flow.name(), topic = %tp.0, partition = tp.1, error = %e, "partition stopped; restarting in 5 s");
                     tokio::time::sleep(Duration::from_secs(5)).await;
-                    let start = flow.hub.position(&tp).or_else(|| flow.saved.get(&tp).copied());
+                    let start = flow
+                        .pending_restart
+                        .remove(&tp)
+                        .or_else(|| flow.hub.position(&tp))
+                        .or_else(|| flow.saved.get(&tp).copied());
                     if let Err(e) = start_partition(&mut flow, &mut partitions, &tp, start, &cancel).await {
                         tracing::error!(flow = %flow.name(), error = %e, "restarting partition failed");
                     }
