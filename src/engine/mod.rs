@@ -245,22 +245,8 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
     )
     .await
     .map_err(err("creating the progress topic"))?;
-    // Offset syncs written to the source get their own connections: a
-    // broker answers one request per connection at a time, so on the
-    // fetcher's they would wait behind every long-polling fetch (up to
-    // fetch.max.wait.ms), and the next fetch behind them.
     let syncs_cluster = if plan.offset_syncs_on_source {
-        match connect_with_retry(
-            &plan.source_bootstrap,
-            plan.source_client.clone(),
-            &plan.source_alias,
-            &cancel,
-        )
-        .await
-        {
-            Some(c) => c,
-            None => return Ok(FlowEnd::Stopped),
-        }
+        source.clone()
     } else {
         target.clone()
     };
@@ -293,8 +279,22 @@ pub async fn run_flow(plan: FlowPlan, cancel: CancellationToken) -> Result<FlowE
     );
     let total = Arc::new(AtomicUsize::new(0));
     let out_of_range = Arc::new(tokio::sync::Notify::new());
+    // The fetcher long-polls, and a broker answers one request per
+    // connection at a time: it gets its own connections, so offset syncs,
+    // ListOffsets and Metadata to the source never wait behind a fetch (up to
+    // fetch.max.wait.ms), nor the next fetch behind them.
+    let Some(fetch_client) = connect_with_retry(
+        &plan.source_bootstrap,
+        plan.source_client.clone(),
+        &plan.source_alias,
+        &cancel,
+    )
+    .await
+    else {
+        return Ok(FlowEnd::Stopped);
+    };
     let (fetcher, handle) = Fetcher::new(
-        source.clone(),
+        fetch_client,
         plan.fetch.clone(),
         Arc::clone(&total),
         Arc::clone(&out_of_range),
