@@ -425,34 +425,28 @@ fn metric_window_keys_are_read_at_top_level() {
     let dir = tempfile::tempdir().unwrap();
     let base = "clusters = A, B\nA.bootstrap.servers = 127.0.0.1:1\nB.bootstrap.servers = 127.0.0.1:1\n\
                 A->B.enabled = true\nscale.out.enabled = false\n";
-    let cfg = crate::cli::write_config(
-        &dir,
-        &format!("{base}metrics.num.samples = 3\nmetrics.sample.window.ms = 10000\n"),
-    );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
-        .arg("check")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{all}");
+    // `kmirror check` on `body`: (success, stdout and stderr).
+    let check = |body: &str| {
+        let cfg = crate::cli::write_config(&dir, body);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
+            .arg("check")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), all)
+    };
+    let (ok, all) = check(&format!(
+        "{base}metrics.num.samples = 3\nmetrics.sample.window.ms = 10000\n"
+    ));
+    assert!(ok, "{all}");
     assert!(!all.contains("metrics.num.samples"), "{all}");
     assert!(!all.contains("metrics.sample.window.ms"), "{all}");
-    let cfg = crate::cli::write_config(&dir, &format!("{base}A.metrics.num.samples = 3\n"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
-        .arg("check")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, all) = check(&format!("{base}A.metrics.num.samples = 3\n"));
     assert!(all.contains("A.metrics.num.samples"), "{all}");
     let cfg = crate::cli::write_config(&dir, &format!("{base}metrics.num.samples = 0\n"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kmirror"))
